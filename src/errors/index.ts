@@ -1,0 +1,80 @@
+// Owns: the one catalogue of Tiffin's typed errors, each with a stable code and an HTTP status.
+// Knows nothing about transports: the server maps TiffinError to a JSON body, the CLI to a line on stderr.
+
+/** Every error code Tiffin raises, with the HTTP status it maps to. Codes are stable: users match on them. */
+export const ERROR_CODES = {
+  // store
+  INVALID_TAG: 400,
+  INVALID_NAME: 400,
+  MODEL_NOT_FOUND: 404,
+  MODEL_EXISTS: 409,
+  MANIFEST_INVALID: 422,
+  INTEGRITY_MISMATCH: 422,
+  ARCHIVE_INVALID: 422,
+  ARCHIVE_UNSAFE: 422,
+  // runtimes
+  FRAMEWORK_UNKNOWN: 400,
+  MODEL_INVALID: 422,
+  MODEL_LOAD_FAILED: 500,
+  TENSOR_INVALID: 400,
+  INFERENCE_FAILED: 500,
+  // requests and services
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  BODY_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  TIMEOUT: 504,
+  OVERLOADED: 503,
+  NOT_READY: 503,
+  SHUTTING_DOWN: 503,
+  RUNNER_FAILED: 500,
+  HANDLER_FAILED: 500,
+  CONFIG_INVALID: 400,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface TiffinErrorOptions {
+  /** Machine-readable details, for example the path of each invalid field. Sent to clients. */
+  details?: unknown;
+  cause?: unknown;
+  /** Overrides the code's default HTTP status (rarely needed). */
+  status?: number;
+  /** Seconds a client should wait before retrying (sent as Retry-After). */
+  retryAfter?: number;
+}
+
+export class TiffinError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+  readonly retryAfter: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: TiffinErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TiffinError';
+    this.code = code;
+    this.status = options.status ?? ERROR_CODES[code];
+    this.details = options.details;
+    this.retryAfter = options.retryAfter;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isTiffinError(err: unknown, code?: ErrorCode): err is TiffinError {
+  return err instanceof TiffinError && (code === undefined || err.code === code);
+}
+
+/** A short message for any thrown value, for wrapping foreign errors. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,60 @@
+// The contract every framework adapter implements: check and describe model files before they are
+// saved, and load a saved model into a `Model` that runs. Adapters never touch the store's layout.
+import type { ModelManifest, Signature } from '../store/manifest.ts';
+import type { TensorSpec, Tensors } from './tensor.ts';
+
+export interface SessionOptions {
+  /** Threads used inside one operator (onnxruntime intraOpNumThreads). */
+  intraOpThreads?: number;
+  /** Threads used across independent operators (onnxruntime interOpNumThreads). */
+  interOpThreads?: number;
+  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Execution providers in order of preference, for example ['cuda', 'cpu']. Default: CUDA when present, else CPU. */
+  executionProviders?: string[];
+}
+
+export interface LoadOptions extends SessionOptions {}
+
+/** A loaded model, ready to run. */
+export interface Model {
+  readonly tag: string;
+  readonly framework: string;
+  /** Method name -> declared inputs, outputs and batching. ONNX models have one method, `run`. */
+  readonly signatures: Record<string, Signature>;
+  /** Inputs and outputs of the `run` method (what a protocol adapter advertises). */
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  /** Runs the model on named tensors; `outputs` limits what is computed and returned. */
+  run(feeds: Tensors, options?: { outputs?: string[] }): Promise<Tensors>;
+  /** Calls any method by name (custom models may take and return any structured-cloneable value). */
+  call(method: string, input: unknown): Promise<unknown>;
+  dispose(): Promise<void>;
+}
+
+/** What an adapter learns when it checks model files before they are saved. */
+export interface PreparedModel {
+  /** The framework's own version, recorded in the manifest. */
+  frameworkVersion: string;
+  /** The file (relative to the model folder) that the runtime loads. */
+  entry: string;
+  signatures: Record<string, Signature>;
+}
+
+export interface PrepareInput {
+  /** Folder holding every file of the model, as it will be stored. */
+  dir: string;
+  /** Entry file relative to dir, when the user named one. */
+  entry?: string;
+  /** Signatures the user declared; they override or complete what the adapter infers. */
+  signatures?: Record<string, Partial<Signature>>;
+  /** Marks every method batchable along dimension 0 (the CLI's --batchable). */
+  batchable?: boolean;
+}
+
+export interface Runtime {
+  readonly framework: string;
+  /** Validates the files (failing now, not at serve time) and describes them. */
+  prepare(input: PrepareInput): Promise<PreparedModel>;
+  /** Loads a stored version. `dir` is the version's folder, `manifest` its parsed model.yaml. */
+  load(dir: string, manifest: ModelManifest, options?: LoadOptions): Promise<Model>;
+}
