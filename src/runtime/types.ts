@@ -15,8 +15,20 @@ export interface SessionOptions {
 
 export interface LoadOptions extends SessionOptions {}
 
-/** A loaded model, ready to run. */
-export interface Model {
+/** Per-call options. Runners and batchers honour them; an in-process model ignores what does not apply. */
+export interface CallOptions {
+  /** Limits which outputs are computed and returned. */
+  outputs?: string[];
+  /** Aborts a queued call (for example when the client went away). */
+  signal?: AbortSignal;
+  /** Give up (503/504) when the call cannot finish within this many milliseconds. */
+  timeoutMs?: number;
+  /** Higher runs first when calls queue; default 0. */
+  priority?: number;
+}
+
+/** What services and protocol adapters hold: a model they can call, wherever it runs (in-process or in a runner). */
+export interface ModelHandle {
   readonly tag: string;
   readonly framework: string;
   /** Method name -> declared inputs, outputs and batching. ONNX models have one method, `run`. */
@@ -25,9 +37,13 @@ export interface Model {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   /** Runs the model on named tensors; `outputs` limits what is computed and returned. */
-  run(feeds: Tensors, options?: { outputs?: string[] }): Promise<Tensors>;
+  run(feeds: Tensors, options?: CallOptions): Promise<Tensors>;
   /** Calls any method by name (custom models may take and return any structured-cloneable value). */
-  call(method: string, input: unknown): Promise<unknown>;
+  call(method: string, input: unknown, options?: CallOptions): Promise<unknown>;
+}
+
+/** A model loaded in this thread. `run` blocks the thread for ONNX models: servers use runners instead. */
+export interface Model extends ModelHandle {
   dispose(): Promise<void>;
 }
 

@@ -1,0 +1,7 @@
+// Owns: framework adapters (onnx, custom) that validate model files and load them into runnable Models.
+// Knows nothing about: the store's layout, HTTP, runners or batching.
+export * from './tensor.ts';
+export type * from './types.ts';
+export { onnxRuntime, OnnxModel, cudaAvailable, onnxRuntimeVersion, ONNX_METHOD } from './onnx.ts';
+export { customRuntime, CustomModel, type CustomModelContext, type CustomModelHooks } from './custom.ts';
+export { getRuntime, registerRuntime, frameworks } from './registry.ts';
