@@ -1,0 +1,15 @@
+// Owns: the `tiffin` command line. Each command group lives in its own file; this one wires them.
+import { Command } from 'commander';
+import { Models } from '../models/index.ts';
+import { ModelStore } from '../store/index.ts';
+import { modelsCommand } from './models-command.ts';
+
+const program = new Command('tiffin')
+  .description('Tiffin: store, serve, batch and ship trained models from TypeScript')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+let models: Models | undefined;
+program.addCommand(modelsCommand(() => (models ??= new Models(new ModelStore()))));
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,193 @@
+// `tiffin models ...`: the model store from the command line. Tables for people, --json for scripts.
+import { Command } from 'commander';
+import { Models } from '../models/index.ts';
+import type { ModelManifest } from '../store/manifest.ts';
+import { collect, humanBytes, keyValues, printJson, relativeTime, reportError, table } from './output.ts';
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+/** Metadata values are JSON when they parse as JSON (numbers, booleans, arrays), else plain strings. */
+function metadataValues(values: string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(keyValues(values, '--metadata'))) {
+    try {
+      out[k] = JSON.parse(v);
+    } catch {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+function tagOf(m: ModelManifest): string {
+  return `${m.name}:${m.version}`;
+}
+
+function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+function describe(m: ModelManifest): string {
+  const lines = [
+    `tag:        ${tagOf(m)}`,
+    `framework:  ${m.framework} ${m.frameworkVersion}`,
+    `created:    ${m.createdAt}`,
+    `size:       ${humanBytes(m.size)}`,
+    `entry:      ${m.entry}`,
+    `labels:     ${labelsText(m.labels) || '-'}`,
+    `metadata:   ${Object.keys(m.metadata).length ? JSON.stringify(m.metadata) : '-'}`,
+    'signatures:',
+  ];
+  for (const [method, sig] of Object.entries(m.signatures)) {
+    lines.push(`  ${method}${sig.batchable ? ` (batchable on dim ${sig.batchDim})` : ''}`);
+    for (const [kind, specs] of [['in ', sig.inputs], ['out', sig.outputs]] as const) {
+      for (const s of specs) lines.push(`    ${kind} ${s.name}: ${s.dtype}[${s.shape.join(', ')}]`);
+    }
+  }
+  lines.push('files:');
+  for (const f of m.files) lines.push(`  ${f.path}  ${humanBytes(f.size)}  sha256:${f.sha256.slice(0, 16)}…`);
+  return lines.join('\n');
+}
+
+/** Wraps an action so failures print one clear line (or JSON) and set the exit code. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const opts = args.find((a): a is JsonFlag => typeof a === 'object' && a !== null && !(a instanceof Command) && !Array.isArray(a));
+    try {
+      await fn(...args);
+    } catch (err) {
+      reportError(err, Boolean(opts?.json));
+    }
+  };
+}
+
+export function modelsCommand(models: () => Models): Command {
+  const cmd = new Command('models').description('save, list, inspect, verify, export and import stored models');
+
+  cmd
+    .command('save')
+    .description('validate a model file or folder and store it as a new version; prints the new tag')
+    .argument('<tag>', 'name or name:version (a version is generated when omitted)')
+    .argument('<path>', 'model file (for example model.onnx) or folder')
+    .requiredOption('-f, --framework <name>', 'framework of the model: onnx or custom')
+    .option('--entry <file>', 'file to load, when the folder holds several')
+    .option('-l, --label <key=value>', 'label to attach (repeatable)', collect)
+    .option('-m, --metadata <key=value>', 'metadata to attach; JSON values are parsed (repeatable)', collect)
+    .option('--batchable', 'allow batching calls along dimension 0')
+    .option('--force', 'replace an existing version with the same tag')
+    .option('--json', 'print the manifest as JSON')
+    .action(
+      action(async (tag: string, path: string, o: { framework: string; entry?: string; label?: string[]; metadata?: string[]; batchable?: boolean; force?: boolean; json?: boolean }) => {
+        const m = await models().save(tag, path, {
+          framework: o.framework,
+          entry: o.entry,
+          labels: keyValues(o.label, '--label'),
+          metadata: metadataValues(o.metadata),
+          batchable: o.batchable,
+          force: o.force,
+        });
+        if (o.json) printJson(m);
+        else process.stdout.write(`${tagOf(m)}\n`);
+      }),
+    );
+
+  cmd
+    .command('list')
+    .alias('ls')
+    .description('list stored model versions, newest first')
+    .argument('[name]', 'only versions of this model')
+    .option('-l, --label <key=value>', 'only versions with this label (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(
+      action(async (name: string | undefined, o: { label?: string[]; json?: boolean }) => {
+        const list = await models().list({ name, labels: keyValues(o.label, '--label') });
+        if (o.json) return printJson(list);
+        if (list.length === 0) {
+          process.stdout.write('no models found\n');
+          return;
+        }
+        const rows = list.map((m) => [tagOf(m), m.framework, humanBytes(m.size), relativeTime(m.createdAt), labelsText(m.labels)]);
+        process.stdout.write(`${table(['tag', 'framework', 'size', 'created', 'labels'], rows)}\n`);
+      }),
+    );
+
+  cmd
+    .command('get')
+    .description("show one version's manifest: signatures, labels, metadata and files")
+    .argument('<tag>', 'name (latest), name:latest or name:version')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (tag: string, o: JsonFlag) => {
+        const m = await models().get(tag);
+        if (o.json) printJson(m);
+        else process.stdout.write(`${describe(m)}\n`);
+      }),
+    );
+
+  cmd
+    .command('delete')
+    .alias('rm')
+    .description('delete a version (or every version of a name with --all)')
+    .argument('<tag>', 'name:version, or a name with --all')
+    .option('--all', 'delete every version of the name')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (tag: string, o: { all?: boolean; json?: boolean }) => {
+        const target = o.all ? tag : tagOf(await models().get(tag));
+        await models().delete(target, { allVersions: Boolean(o.all) });
+        if (o.json) printJson({ deleted: target });
+        else process.stdout.write(`deleted ${target}\n`);
+      }),
+    );
+
+  cmd
+    .command('export')
+    .description('write one version as a .tiffinmodel archive')
+    .argument('<tag>', 'the version to export')
+    .argument('[file]', 'archive path (default: ./<name>-<version>.tiffinmodel)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (tag: string, file: string | undefined, o: JsonFlag) => {
+        const m = await models().get(tag);
+        const out = file ?? `${m.name}-${m.version}.tiffinmodel`;
+        await models().exportModel(tagOf(m), out);
+        if (o.json) printJson({ tag: tagOf(m), file: out });
+        else process.stdout.write(`exported ${tagOf(m)} to ${out}\n`);
+      }),
+    );
+
+  cmd
+    .command('import')
+    .description('add a version from a .tiffinmodel archive, after checking every file against its manifest')
+    .argument('<file>', 'the archive')
+    .option('--force', 'replace an existing version with the same tag')
+    .option('--json', 'print the manifest as JSON')
+    .action(
+      action(async (file: string, o: { force?: boolean; json?: boolean }) => {
+        const m = await models().importModel(file, { force: o.force });
+        if (o.json) printJson(m);
+        else process.stdout.write(`${tagOf(m)}\n`);
+      }),
+    );
+
+  cmd
+    .command('verify')
+    .description('re-check sizes and sha256 digests of stored files')
+    .argument('[tag]', 'one version or name (default: the whole store)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (tag: string | undefined, o: JsonFlag) => {
+        const reports = await models().verify(tag);
+        if (o.json) printJson(reports);
+        else {
+          const rows = reports.map((r) => [r.tag, r.ok ? 'ok' : 'FAILED', r.problems.join('; ')]);
+          process.stdout.write(`${table(['tag', 'status', 'problems'], rows)}\n`);
+        }
+        if (reports.some((r) => !r.ok)) process.exitCode = 3;
+      }),
+    );
+
+  return cmd;
+}

@@ -1,0 +1,491 @@
+// Owns: `ModelStore`, the on-disk model store `<root>/<name>/<version>/{model.yaml, files...}`: atomic writes
+// (staging + rename), lookups by tag, listing, deletion, integrity checks, export and import of archives.
+import { lstat, mkdir, readdir, realpath, rename, rmdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TiffinError, isTiffinError } from '../errors/index.ts';
+import { extractModelArchive, writeArchive } from './archive.ts';
+import { digestFile, writeFileSynced } from './digest.ts';
+import { comparePaths, copySource, listTree } from './file-tree.ts';
+import type { FileEntry, ModelManifest, Signature } from './manifest.ts';
+import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
+import { fsyncDir, makeStagingDir, removeDeadStaging, removeQuietly, stagingPath } from './staging.ts';
+import type { TagParts } from './tag.ts';
+import { assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
+import { newVersionId } from './version-id.ts';
+
+/**
+ * Test-only hook: when set to a number of milliseconds, `write()` waits that long after the version is fully staged
+ * (files and model.yaml written) and before it is renamed into place. Tests use it to kill a save half-way and to
+ * make concurrent saves collide at the rename. Never set it in production.
+ */
+export const TEST_PAUSE_SAVE_ENV = 'TIFFIN_TEST_PAUSE_SAVE';
+
+/** The default store root: `$TIFFIN_HOME/models`, or `~/.tiffin/models`. */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env.TIFFIN_HOME;
+  return home ? resolve(home, 'models') : join(homedir(), '.tiffin', 'models');
+}
+
+export interface ModelStoreOptions {
+  /** Folder holding the models; default {@link defaultStoreRoot}. */
+  root?: string;
+}
+
+export interface WriteModelInput {
+  name: string;
+  /** Version name; generated (sortable by creation time) when left out. */
+  version?: string;
+  framework: string;
+  frameworkVersion: string;
+  /** File the runtime loads, relative to the model folder. Defaults to the file's name when `sourcePath` is a file. */
+  entry?: string;
+  /** One model file, or a folder whose whole content is stored. */
+  sourcePath: string;
+  labels?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+  signatures: Record<string, Signature>;
+  /** Replace an existing version with the same tag. */
+  force?: boolean;
+}
+
+export interface StoredModel {
+  manifest: ModelManifest;
+  /** The version folder (holds model.yaml and the files). */
+  dir: string;
+}
+
+export interface ListOptions {
+  name?: string;
+  /** Only versions carrying every one of these labels with these values. */
+  labels?: Record<string, string>;
+}
+
+export interface DeleteOptions {
+  /** Required to delete every version of a bare name. */
+  allVersions?: boolean;
+}
+
+export interface VerifyReport {
+  tag: string;
+  ok: boolean;
+  problems: string[];
+}
+
+export interface ImportOptions {
+  /** Replace an existing version with the same tag. */
+  force?: boolean;
+  /** Store under this tag instead of the archive's: `name` keeps the archive's version, `name:version` sets both. */
+  tag?: string;
+}
+
+/** Newest first: createdAt descending, then version descending. */
+function newestFirst(a: ModelManifest, b: ModelManifest): number {
+  return comparePaths(b.createdAt, a.createdAt) || comparePaths(b.version, a.version);
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** How many times a rename that lost a race with another process is retried. */
+const PUBLISH_ATTEMPTS = 10;
+
+export class ModelStore {
+  /** Absolute path of the store root. */
+  readonly root: string;
+
+  constructor(options: ModelStoreOptions | string = {}) {
+    const root = typeof options === 'string' ? options : options.root;
+    this.root = resolve(root ?? defaultStoreRoot());
+  }
+
+  /** Saves a new version from files on disk and returns its manifest. Atomic: readers see all of it or nothing. */
+  async write(input: WriteModelInput): Promise<ModelManifest> {
+    assertValidName(input.name);
+    if (input.version !== undefined) assertValidVersion(input.version);
+    const version = input.version ?? newVersionId();
+    const tag = formatTag(input.name, version);
+    await this.cleanup();
+    if (!input.force) await this.assertAbsent(input.name, version);
+
+    await this.assertSourceOutsideRoot(input.sourcePath);
+    const staged = await makeStagingDir(this.root);
+    try {
+      const { files, singleFile } = await copySource(input.sourcePath, staged);
+      const entry = input.entry ?? (singleFile ? files[0]?.path : undefined);
+      if (entry === undefined) {
+        throw new TiffinError('MODEL_INVALID', `Say which file the runtime loads: ${input.sourcePath} is a folder, so an entry (a path inside it) is required.`, {
+          details: { sourcePath: input.sourcePath, files: files.map((f) => f.path) },
+        });
+      }
+      if (!files.some((f) => f.path === entry)) {
+        throw new TiffinError('MODEL_INVALID', `The entry ${JSON.stringify(entry)} is not among the files of ${input.sourcePath} (files: ${files.slice(0, 10).map((f) => f.path).join(', ')}).`, {
+          details: { entry, sourcePath: input.sourcePath },
+        });
+      }
+      const built = validateManifest({
+        schemaVersion: MANIFEST_SCHEMA_VERSION,
+        name: input.name,
+        version,
+        framework: input.framework,
+        frameworkVersion: input.frameworkVersion,
+        entry,
+        createdAt: new Date().toISOString(),
+        size: files.reduce((sum, f) => sum + f.size, 0),
+        labels: { ...(input.labels ?? {}) },
+        metadata: { ...(input.metadata ?? {}) },
+        signatures: input.signatures,
+        files,
+      } satisfies ModelManifest, tag);
+      // What is returned is what get() will read back (no aliasing of the caller's objects).
+      const manifest = parseManifest(stringifyManifest(built), tag);
+      await this.writeManifestFile(staged, manifest);
+      await testPause();
+      await this.publish(staged, input.name, version, input.force === true);
+      return manifest;
+    } catch (err) {
+      await removeQuietly(staged);
+      throw err;
+    }
+  }
+
+  /** Finds a version (`name` or `name:latest` is the newest) and returns its manifest and folder. */
+  async get(tag: string): Promise<StoredModel> {
+    const { name, version } = parseTag(tag);
+    if (version === undefined) {
+      const newest = (await this.versionsOf(name))[0];
+      if (!newest) throw await this.notFound({ name });
+      return { manifest: newest, dir: this.versionDir(name, newest.version) };
+    }
+    const dir = this.versionDir(name, version);
+    let manifest: ModelManifest;
+    try {
+      manifest = await readManifest(dir);
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw await this.notFound({ name, version });
+      throw err;
+    }
+    this.assertMatchesFolder(manifest, name, version);
+    return { manifest, dir };
+  }
+
+  /** The full `name:version` tag a tag points at now (resolves bare names and `latest`). */
+  async resolve(tag: string): Promise<string> {
+    const { manifest } = await this.get(tag);
+    return formatTag(manifest.name, manifest.version);
+  }
+
+  /** Stored versions sorted by name, then newest first. Folders without a valid model.yaml are left out. */
+  async list(options: ListOptions = {}): Promise<ModelManifest[]> {
+    if (options.name !== undefined) assertValidName(options.name);
+    const names = options.name !== undefined ? [options.name] : await this.names();
+    const out: ModelManifest[] = [];
+    for (const name of names) {
+      for (const m of await this.versionsOf(name)) {
+        if (options.labels && !Object.entries(options.labels).every(([k, v]) => m.labels[k] === v)) continue;
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Deletes one version (`name:version`), or every version of a name with `{ allVersions: true }`.
+   * The folder is first renamed aside (so readers see it or nothing), then removed.
+   */
+  async delete(tag: string, options: DeleteOptions = {}): Promise<void> {
+    const { name, version } = parseTag(tag);
+    await this.cleanup();
+    if (version === undefined && !options.allVersions) {
+      throw new TiffinError('INVALID_TAG', `Name a version to delete (for example "${name}:<version>"), or pass allVersions to delete every version of ${name}.`, {
+        details: { tag },
+      });
+    }
+    if (version !== undefined && options.allVersions) {
+      throw new TiffinError('INVALID_TAG', `allVersions deletes a whole name: pass "${name}", not "${tag}".`, { details: { tag } });
+    }
+    const target = version === undefined ? join(this.root, name) : this.versionDir(name, version);
+    const aside = await stagingPath(this.root, '-deleted');
+    try {
+      await rename(target, aside);
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw await this.notFound(version === undefined ? { name } : { name, version });
+      throw err;
+    }
+    await fsyncDir(version === undefined ? this.root : join(this.root, name));
+    await removeQuietly(aside);
+    if (version !== undefined) await this.removeNameIfEmpty(name);
+  }
+
+  /**
+   * Re-checks stored versions against their manifests: missing, unexpected or non-regular files, sizes and sha256.
+   * No tag: every version in the store (version folders with a broken model.yaml included); a bare name: all its versions.
+   */
+  async verify(tag?: string): Promise<VerifyReport[]> {
+    let targets: { name: string; version: string }[];
+    if (tag === undefined) {
+      targets = [];
+      for (const name of await this.names()) {
+        for (const version of await this.versionFolders(name)) targets.push({ name, version });
+      }
+    } else {
+      const { name, version } = parseTag(tag);
+      if (version !== undefined) {
+        if (!(await this.subfolders(join(this.root, name))).includes(version)) throw await this.notFound({ name, version });
+        targets = [{ name, version }];
+      } else {
+        const versions = await this.versionFolders(name);
+        if (versions.length === 0) throw await this.notFound({ name });
+        targets = versions.map((v) => ({ name, version: v }));
+      }
+    }
+    const reports: VerifyReport[] = [];
+    for (const t of targets) reports.push(await this.verifyFolder(t.name, t.version));
+    return reports;
+  }
+
+  /** Writes one version as a `.tiffinmodel` archive (gzip tar of model.yaml and the files). Refuses a version that fails verify. */
+  async exportModel(tag: string, outFile: string): Promise<ModelManifest> {
+    const { manifest, dir } = await this.get(tag);
+    const fullTag = formatTag(manifest.name, manifest.version);
+    const report = await this.verifyFolder(manifest.name, manifest.version);
+    if (!report.ok) {
+      throw new TiffinError('INTEGRITY_MISMATCH', `Cannot export ${fullTag}: its files no longer match model.yaml (${report.problems.slice(0, 3).join('; ')}). Run verify, then save it again.`, {
+        details: report,
+      });
+    }
+    await writeArchive(dir, [MANIFEST_FILE, ...manifest.files.map((f) => f.path)], resolve(outFile), new Date(manifest.createdAt));
+    return manifest;
+  }
+
+  /**
+   * Adds the version held in a `.tiffinmodel` archive. Everything is extracted into staging and checked (paths, entry
+   * types, manifest, every file listed and present, sizes and digests) before one rename makes it visible; on any
+   * refusal the store is left exactly as it was.
+   */
+  async importModel(archiveFile: string, options: ImportOptions = {}): Promise<ModelManifest> {
+    const override: TagParts | undefined = options.tag === undefined ? undefined : parseTag(options.tag);
+    const retag = (m: ModelManifest): ModelManifest => (override ? { ...m, name: override.name, version: override.version ?? m.version } : m);
+    await this.cleanup();
+    const staged = await makeStagingDir(this.root);
+    try {
+      const manifest = retag(await extractModelArchive(resolve(archiveFile), staged, {
+        // Refuse an existing tag as soon as the manifest is read, not after extracting every file.
+        onManifest: async (m) => {
+          if (!options.force) await this.assertAbsent(retag(m).name, retag(m).version);
+        },
+      }));
+      await this.writeManifestFile(staged, manifest);
+      await this.publish(staged, manifest.name, manifest.version, options.force === true);
+      return manifest;
+    } catch (err) {
+      await removeQuietly(staged);
+      throw err;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private versionDir(name: string, version: string): string {
+    return join(this.root, name, version);
+  }
+
+  /** Model names: folders under the root that follow the naming rule (so `.staging` and strays are ignored). */
+  private async names(): Promise<string[]> {
+    return (await this.subfolders(this.root)).filter(isValidName).sort(comparePaths);
+  }
+
+  private async versionFolders(name: string): Promise<string[]> {
+    return (await this.subfolders(join(this.root, name))).filter(isValidVersion).sort(comparePaths);
+  }
+
+  private async subfolders(dir: string): Promise<string[]> {
+    try {
+      return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return [];
+      throw err;
+    }
+  }
+
+  /** Valid versions of a name, newest first; folders without a readable, valid, matching manifest are skipped. */
+  private async versionsOf(name: string): Promise<ModelManifest[]> {
+    const out: ModelManifest[] = [];
+    for (const version of await this.versionFolders(name)) {
+      try {
+        const m = await readManifest(this.versionDir(name, version));
+        if (m.name === name && m.version === version) out.push(m);
+      } catch {
+        // Not a (complete) model version: invisible to lookups; verify() reports it.
+      }
+    }
+    return out.sort(newestFirst);
+  }
+
+  private assertMatchesFolder(manifest: ModelManifest, name: string, version: string): void {
+    if (manifest.name !== name || manifest.version !== version) {
+      throw new TiffinError('MANIFEST_INVALID', `${this.versionDir(name, version)}/${MANIFEST_FILE} describes ${manifest.name}:${manifest.version}, not ${name}:${version}; the folder was moved or edited by hand.`, {
+        details: { folder: `${name}:${version}`, manifest: `${manifest.name}:${manifest.version}` },
+      });
+    }
+  }
+
+  private async notFound(tag: TagParts): Promise<TiffinError> {
+    const wanted = formatTag(tag.name, tag.version);
+    const versions = (await this.versionsOf(tag.name)).map((m) => m.version);
+    if (versions.length > 0) {
+      const shown = versions.slice(0, 10).join(', ') + (versions.length > 10 ? `, ... (${versions.length} in all)` : '');
+      return new TiffinError('MODEL_NOT_FOUND', `No model ${wanted} in ${this.root}. Versions of ${tag.name}, newest first: ${shown}.`, {
+        details: { tag: wanted, versions },
+      });
+    }
+    const names: string[] = [];
+    for (const n of await this.names()) if ((await this.versionsOf(n)).length > 0) names.push(n);
+    const hint = names.length > 0 ? `Known models: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', ...' : ''}.` : 'The store is empty.';
+    return new TiffinError('MODEL_NOT_FOUND', `No model named ${tag.name} in ${this.root}. ${hint}`, { details: { tag: wanted, names } });
+  }
+
+  /** A source folder that holds the store would be copied into itself (its staging area lives inside the store). */
+  private async assertSourceOutsideRoot(sourcePath: string): Promise<void> {
+    let source: string;
+    let root: string;
+    try {
+      source = await realpath(sourcePath);
+      root = await realpath(this.root).catch(() => this.root);
+    } catch {
+      return; // Missing source: copySource reports it.
+    }
+    const rel = relative(source, root);
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+      throw new TiffinError('MODEL_INVALID', `${sourcePath} contains the model store (${this.root}); point at the model's own file or folder instead.`, {
+        details: { sourcePath, root: this.root },
+      });
+    }
+  }
+
+  private async assertAbsent(name: string, version: string): Promise<void> {
+    try {
+      await lstat(join(this.versionDir(name, version), MANIFEST_FILE));
+    } catch {
+      return;
+    }
+    throw existsError(name, version);
+  }
+
+  private async writeManifestFile(dir: string, manifest: ModelManifest): Promise<void> {
+    const file = join(dir, MANIFEST_FILE);
+    await writeFileSynced(file, stringifyManifest(manifest));
+    await fsyncDir(dir);
+  }
+
+  /**
+   * Renames the staged folder to `<root>/<name>/<version>`. rename(2) onto a missing path is atomic and fails when
+   * the target is a non-empty folder, so of two racing writers exactly one wins. With `force` the current version
+   * is renamed aside first, the new one renamed in, and the old one removed (last writer wins).
+   */
+  private async publish(staged: string, name: string, version: string, force: boolean): Promise<void> {
+    const nameDir = join(this.root, name);
+    const target = this.versionDir(name, version);
+    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
+      await mkdir(nameDir, { recursive: true });
+      let aside: string | undefined;
+      if (force) {
+        aside = await stagingPath(this.root, '-replaced');
+        try {
+          await rename(target, aside);
+        } catch (err) {
+          if (errno(err) !== 'ENOENT') throw err;
+          aside = undefined;
+        }
+      }
+      try {
+        await rename(staged, target);
+      } catch (err) {
+        const code = errno(err);
+        if (aside) {
+          // Put the old version back unless a concurrent writer already filled the slot.
+          await rename(aside, target).catch(() => removeQuietly(aside as string));
+        }
+        if (code === 'ENOENT') continue; // The name folder was deleted under us: recreate it and retry.
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+          if (force) continue; // Another forced writer got in between: move theirs aside too.
+          throw existsError(name, version);
+        }
+        throw err;
+      }
+      await fsyncDir(nameDir);
+      if (aside) await removeQuietly(aside);
+      return;
+    }
+    throw new TiffinError('INTERNAL', `Could not move ${name}:${version} into place after ${PUBLISH_ATTEMPTS} attempts: other processes keep changing it. Try again.`, {
+      details: { tag: `${name}:${version}` },
+    });
+  }
+
+  private async removeNameIfEmpty(name: string): Promise<void> {
+    try {
+      await rmdir(join(this.root, name));
+    } catch {
+      // Not empty (another version, or a writer just created it): keep it.
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    await removeDeadStaging(this.root);
+  }
+
+  private async verifyFolder(name: string, version: string): Promise<VerifyReport> {
+    const tag = `${name}:${version}`;
+    const dir = this.versionDir(name, version);
+    const problems: string[] = [];
+    let manifest: ModelManifest | undefined;
+    try {
+      manifest = await readManifest(dir);
+      if (manifest.name !== name || manifest.version !== version) {
+        problems.push(`${MANIFEST_FILE} describes ${manifest.name}:${manifest.version}, not the folder's ${tag}`);
+      }
+    } catch (err) {
+      problems.push(errno(err) === 'ENOENT' ? `${MANIFEST_FILE} is missing` : isTiffinError(err) ? err.message : `${MANIFEST_FILE} cannot be read: ${String(err)}`);
+    }
+    if (manifest) {
+      const tree = await listTree(dir);
+      const present = new Set(tree.files);
+      const listed = new Set(manifest.files.map((f) => f.path));
+      for (const other of tree.others) problems.push(`${other.path} is a ${other.kind}, not a regular file`);
+      for (const f of manifest.files) {
+        if (!present.has(f.path)) {
+          problems.push(`${f.path} is missing`);
+          continue;
+        }
+        problems.push(...(await checkFile(join(dir, f.path), f)));
+      }
+      for (const p of tree.files) {
+        if (p !== MANIFEST_FILE && !listed.has(p)) problems.push(`${p} is not listed in ${MANIFEST_FILE} (unexpected file)`);
+      }
+    }
+    return { tag, ok: problems.length === 0, problems };
+  }
+}
+
+/** A wrong size is reported without hashing; otherwise the sha256 is recomputed. */
+async function checkFile(path: string, expected: FileEntry): Promise<string[]> {
+  const { size } = await lstat(path);
+  if (size !== expected.size) return [`${expected.path} has ${size} bytes, expected ${expected.size}`];
+  const actual = await digestFile(path);
+  if (actual.size !== expected.size) return [`${expected.path} has ${actual.size} bytes, expected ${expected.size}`];
+  if (actual.sha256 !== expected.sha256) return [`${expected.path} has sha256 ${actual.sha256}, expected ${expected.sha256}`];
+  return [];
+}
+
+function existsError(name: string, version: string): TiffinError {
+  return new TiffinError('MODEL_EXISTS', `${name}:${version} already exists; pass force to replace it, or choose another version.`, {
+    details: { tag: `${name}:${version}` },
+  });
+}
+
+async function testPause(): Promise<void> {
+  const ms = Number(process.env[TEST_PAUSE_SAVE_ENV]);
+  if (Number.isFinite(ms) && ms > 0) await sleep(ms);
+}
