@@ -3,6 +3,8 @@
 import { readFile } from 'node:fs/promises';
 
 export const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] as const;
+/** Class order of the model's outputs: the order species first appear in iris.csv. */
+export const SPECIES = ['setosa', 'versicolor', 'virginica'] as const;
 
 export interface IrisData {
   x: number[][];
@@ -22,13 +24,13 @@ export interface TrainedClassifier {
 export async function loadIris(path = new URL('./iris.csv', import.meta.url)): Promise<IrisData> {
   const [header, ...rows] = (await readFile(path, 'utf8')).trim().split('\n');
   if (header !== [...FEATURES, 'species'].join(',')) throw new Error(`unexpected Iris header: ${header}`);
-  const classes: string[] = [];
+  const classes: string[] = [...SPECIES];
   const x: number[][] = [];
   const y: number[] = [];
   for (const row of rows) {
     const cells = row.split(',');
     const species = cells[4]!;
-    if (!classes.includes(species)) classes.push(species);
+    if (!classes.includes(species)) throw new Error(`unknown species "${species}" in the Iris data`);
     x.push(cells.slice(0, 4).map(Number));
     y.push(classes.indexOf(species));
   }
