@@ -1,0 +1,170 @@
+// One replica of a runner: a worker thread holding its own copy of the model, and the calls sent to
+// it that have not come back. When the thread dies, every call it held is rejected at once with
+// RUNNER_FAILED (never left hanging); the pool decides whether to start a replacement.
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import { deserializeError, type FromReplica, type ModelInfo, type ReplicaInit, type ToReplica } from './messages.ts';
+import { transferablesOf } from './transfer.ts';
+
+export type ReplicaState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'dead';
+
+export interface ReplicaCallResult {
+  output: unknown;
+  runMs: number;
+}
+
+export interface ReplicaHooks {
+  /** The replica finished a call (it may now be idle). */
+  onSettled(replica: Replica): void;
+  /** The replica's thread died unexpectedly; its calls were already rejected. */
+  onDeath(replica: Replica, reason: string): void;
+}
+
+export interface ReplicaOptions {
+  /** `replica 0 of iris:3`: how errors and events name it. */
+  label: string;
+  init: ReplicaInit;
+  resourceLimits?: ResourceLimits;
+  /** Whether inputs' buffers are moved to the worker (true) or copied. */
+  transferInputs: boolean;
+  hooks: ReplicaHooks;
+}
+
+interface PendingCall {
+  resolve(result: ReplicaCallResult): void;
+  reject(err: TiffinError): void;
+}
+
+/** Graceful stop waits this long for the worker to release the model and end on its own. */
+const STOP_GRACE_MS = 5000;
+
+const ENTRY = new URL('./replica-worker-entry.js', import.meta.url);
+
+export class Replica {
+  readonly index: number;
+  readonly label: string;
+  readonly worker: Worker;
+  /** Resolves with the model's description once it is loaded; rejects if the worker fails first. */
+  readonly ready: Promise<ModelInfo>;
+  state: ReplicaState = 'starting';
+  /** Calls answered (successfully or with a model error). */
+  served = 0;
+  readonly startedAt = Date.now();
+  readyAt: number | undefined;
+  loadMs: number | undefined;
+  /** Why it died, once it did. */
+  deathReason: string | undefined;
+
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly hooks: ReplicaHooks;
+  private readonly transferInputs: boolean;
+  private settleReady!: { resolve(info: ModelInfo): void; reject(err: TiffinError): void };
+  private exited: Promise<void>;
+
+  constructor(options: ReplicaOptions) {
+    this.index = options.init.replica;
+    this.label = options.label;
+    this.hooks = options.hooks;
+    this.transferInputs = options.transferInputs;
+    this.ready = new Promise<ModelInfo>((resolve, reject) => {
+      this.settleReady = { resolve, reject };
+    });
+    this.ready.catch(() => {}); // a replica that dies while loading is reported through onDeath too
+    this.worker = new Worker(ENTRY, {
+      workerData: options.init,
+      ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.on('message', (msg: FromReplica) => this.onMessage(msg));
+    this.worker.on('error', (err) => {
+      const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      this.die(oom ? `it ran out of memory (${messageOf(err)})` : `it threw an uncaught error: ${messageOf(err)}`);
+    });
+    this.worker.on('messageerror', (err) => this.die(`a message from it could not be read: ${messageOf(err)}`));
+    this.worker.on('exit', (code) => {
+      if (this.state === 'stopping') {
+        this.state = 'stopped';
+        this.rejectAll(new TiffinError('SHUTTING_DOWN', `${this.label} stopped before the request was completed`));
+      } else {
+        this.die(`its thread exited with code ${code}`);
+      }
+    });
+  }
+
+  /** Calls sent and not yet answered. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  call(method: string, input: unknown, outputs?: string[]): Promise<ReplicaCallResult> {
+    if (this.state !== 'ready') {
+      return Promise.reject(new TiffinError('RUNNER_FAILED', `${this.label} is ${this.state}, not ready to run requests`));
+    }
+    const id = this.nextId++;
+    const msg: ToReplica = outputs ? { type: 'call', id, method, input, outputs } : { type: 'call', id, method, input };
+    return new Promise<ReplicaCallResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      try {
+        this.worker.postMessage(msg, this.transferInputs ? transferablesOf(input) : []);
+      } catch (err) {
+        this.pending.delete(id);
+        reject(new TiffinError('BAD_REQUEST', `the input cannot be sent to ${this.label}: ${messageOf(err)}`, { cause: err }));
+      }
+    });
+  }
+
+  /** Releases the model and ends the thread (draining in-flight calls first is the pool's job). */
+  async stop(): Promise<void> {
+    if (this.state === 'dead' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.worker.postMessage({ type: 'stop' } satisfies ToReplica);
+    const timer = setTimeout(() => void this.worker.terminate(), STOP_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  private onMessage(msg: FromReplica): void {
+    switch (msg.type) {
+      case 'ready':
+        if (this.state !== 'starting') return;
+        this.state = 'ready';
+        this.readyAt = Date.now();
+        this.loadMs = msg.loadMs;
+        this.settleReady.resolve(msg.model);
+        return;
+      case 'load-failed':
+        this.settleReady.reject(deserializeError(msg.error));
+        return;
+      case 'result':
+      case 'error': {
+        const call = this.pending.get(msg.id);
+        if (!call) return;
+        this.pending.delete(msg.id);
+        this.served++;
+        if (msg.type === 'result') call.resolve({ output: msg.output, runMs: msg.runMs });
+        else call.reject(deserializeError(msg.error));
+        this.hooks.onSettled(this);
+        return;
+      }
+    }
+  }
+
+  private die(reason: string): void {
+    if (this.state === 'dead' || this.state === 'stopped') return;
+    this.state = 'dead';
+    this.deathReason = reason;
+    this.settleReady.reject(new TiffinError('MODEL_LOAD_FAILED', `${this.label} died while loading the model: ${reason}`));
+    this.rejectAll(new TiffinError('RUNNER_FAILED', `${this.label} died: ${reason}; the request was not completed`, {
+      details: { replica: this.index, reason },
+    }));
+    void this.worker.terminate();
+    this.hooks.onDeath(this, reason);
+  }
+
+  private rejectAll(error: TiffinError): void {
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const c of calls) c.reject(error);
+  }
+}
