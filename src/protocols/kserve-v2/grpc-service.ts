@@ -1,0 +1,78 @@
+// The inference.GRPCInferenceService handlers over a ModelRepository: health, metadata, inference and
+// the model repository RPCs. Failures answer a gRPC status (see error-status.ts), never crash the server.
+import type * as grpc from '@grpc/grpc-js';
+import { isTiffinError } from '../../errors/index.ts';
+import type { ModelRepository } from '../../repository/index.ts';
+import { grpcStatusOf, protocolError } from '../error-status.ts';
+import type { ServerInfo } from '../server-info.ts';
+import { decodeInferRequest, encodeInferResponse } from './grpc-codec.ts';
+import type {
+  ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelNameRequest, RepositoryIndexRequest,
+  RepositoryIndexResponse, RepositoryModelRequest,
+} from './grpc-proto.ts';
+import { inferV2 } from './infer.ts';
+import { modelMetadata, serverMetadata, type V2ServerMetadata } from './metadata.ts';
+
+/** Turns a handler's result or error into the callback's answer. */
+function unary<Req, Res>(handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => handler(call.request, call))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback({ code: grpcStatusOf(err), details: protocolError(err).message }),
+      );
+  };
+}
+
+/** Runs `work` with a signal that aborts if the caller cancels (or its deadline passes) before it is done. */
+async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const cancel = (): void => controller.abort();
+  call.once('cancelled', cancel);
+  try {
+    return await work(controller.signal);
+  } finally {
+    // grpc-js may report the stream's end as a cancellation after the answer; it must not abort anything.
+    call.removeListener('cancelled', cancel);
+  }
+}
+
+export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo): grpc.UntypedServiceImplementation {
+  return {
+    ServerLive: unary(() => ({ live: repository.live })),
+    ServerReady: unary(() => ({ ready: repository.ready })),
+    ServerMetadata: unary((): V2ServerMetadata => serverMetadata(server)),
+
+    ModelReady: unary((req: ModelNameRequest) => {
+      try {
+        repository.resolve(req.name, req.version ? { version: req.version } : {});
+        return { ready: true };
+      } catch (err) {
+        if (isTiffinError(err, 'MODEL_NOT_READY')) return { ready: false };
+        throw err;
+      }
+    }),
+
+    ModelMetadata: unary((req: ModelNameRequest): ModelMetadataResponse => modelMetadata(repository, req.name, req.version || undefined)),
+
+    ModelInfer: unary(async (req: ModelInferRequest, call): Promise<ModelInferResponse> => {
+      const request = decodeInferRequest(req);
+      const result = await untilCancelled(call, (signal) => inferV2(repository, req.model_name, req.model_version || undefined, request, signal));
+      return encodeInferResponse(result, request.id);
+    }),
+
+    RepositoryIndex: unary(async (req: RepositoryIndexRequest): Promise<RepositoryIndexResponse> => {
+      const rows = await repository.index({ ready: req.ready, all: !req.ready });
+      return { models: rows.map((r) => ({ name: r.name, version: r.version ?? '', state: r.state, reason: r.reason })) };
+    }),
+    RepositoryModelLoad: unary(async (req: RepositoryModelRequest) => {
+      await repository.load(req.model_name);
+      return {};
+    }),
+    RepositoryModelUnload: unary(async (req: RepositoryModelRequest) => {
+      await repository.unload(req.model_name);
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,44 @@
+// JSON with the non-finite number tokens NaN, Infinity and -Infinity, which TF Serving's REST API allows
+// (and Python's json module writes). They are turned into the strings the tensor codecs accept.
+
+/** Rewrites bare NaN/Infinity/-Infinity tokens outside strings as quoted strings; other text is untouched. */
+function quoteNonFinite(text: string): string {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    for (const token of ['-Infinity', 'Infinity', 'NaN']) {
+      if (text.startsWith(token, i)) {
+        out += `${text.slice(last, i)}"${token}"`;
+        i += token.length - 1;
+        last = i + 1;
+        break;
+      }
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+/** JSON.parse, retried with NaN/Infinity tokens quoted when the plain parse fails. Throws the plain parse's error. */
+export function parseLenientJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    if (!/NaN|Infinity/.test(text)) throw err;
+    try {
+      return JSON.parse(quoteNonFinite(text));
+    } catch {
+      throw err;
+    }
+  }
+}

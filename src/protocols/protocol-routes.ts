@@ -1,0 +1,32 @@
+// The protocol routes as one fastify plugin: KServe V2 under /v2, TF Serving under /v1, TorchServe's
+// /ping and /predictions. Each protocol is its own encapsulated scope (its body parsing, error shape
+// and not-found answer), so mounting them leaves the host server's routes and parsers untouched.
+import type { FastifyInstance } from 'fastify';
+import type { ModelRepository } from '../repository/index.ts';
+import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
+import { kserveV2Routes } from './kserve-v2/rest-routes.ts';
+import { defaultServerInfo, type ServerInfo } from './server-info.ts';
+import { tfServingRoutes } from './tfserving/routes.ts';
+import { torchServeRoutes } from './torchserve/routes.ts';
+
+export type ProtocolName = 'kserve-v2' | 'tfserving' | 'torchserve';
+
+export const PROTOCOL_NAMES: readonly ProtocolName[] = ['kserve-v2', 'tfserving', 'torchserve'];
+
+export interface ProtocolRoutesOptions {
+  repository: ModelRepository;
+  /** Which protocols to mount; default all. */
+  protocols?: readonly ProtocolName[];
+  /** Largest request body in bytes (413 beyond); default 64 MiB. */
+  bodyLimit?: number;
+  /** Name and version reported by V2 server metadata; default Tiffin's package. */
+  server?: ServerInfo;
+}
+
+export async function protocolRoutes(app: FastifyInstance, options: ProtocolRoutesOptions): Promise<void> {
+  const protocols = new Set(options.protocols ?? PROTOCOL_NAMES);
+  const common = { repository: options.repository, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT };
+  if (protocols.has('kserve-v2')) await app.register(kserveV2Routes, { ...common, server: options.server ?? defaultServerInfo(), prefix: '/v2' });
+  if (protocols.has('tfserving')) await app.register(tfServingRoutes, { ...common, prefix: '/v1' });
+  if (protocols.has('torchserve')) await app.register(torchServeRoutes, common);
+}

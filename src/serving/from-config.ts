@@ -1,0 +1,35 @@
+// The serveModels options a loaded configuration asks for (tiffin.yaml, TIFFIN_* variables, flags).
+import type { Logger } from 'pino';
+import type { TiffinConfig } from '../config/index.ts';
+import type { ModelTags } from '../service/context.ts';
+import type { ApiMap, Service } from '../service/service.ts';
+import type { ServeModelsOptions } from './serve-models.ts';
+
+export function serveModelsOptions(config: TiffinConfig, extra: { logger?: Logger; service?: Service<ModelTags, ApiMap> } = {}): ServeModelsOptions {
+  const { server: s, protocols, repository } = config;
+  const options: ServeModelsOptions = {
+    models: config.models,
+    http: {
+      port: s.port,
+      host: s.host,
+      maxBodySize: s.maxBodySize,
+      shutdownGraceMs: s.shutdownGraceMs,
+      development: s.development,
+      docs: s.docs,
+      cors: s.cors,
+      ...(extra.logger ? { logger: extra.logger } : { logLevel: config.logging.level }),
+    },
+    protocols: protocols.rest,
+    grpc: protocols.grpc.enabled ? { port: protocols.grpc.port, ...(protocols.grpc.host ? { host: protocols.grpc.host } : {}) } : false,
+    pollIntervalMs: repository.pollIntervalMs,
+    drainTimeoutMs: repository.drainTimeoutMs,
+    strictReadiness: repository.strictReadiness,
+  };
+  if (extra.service) options.service = extra.service;
+  return options;
+}
+
+/** Whether `tiffin serve` should use serveModels: store models are configured, or the service declares models. */
+export function wantsModelServer(config: TiffinConfig, svc?: Service<ModelTags, ApiMap>): boolean {
+  return config.models.length > 0 || (svc !== undefined && Object.keys(svc.models).length > 0);
+}

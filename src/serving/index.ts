@@ -1,0 +1,5 @@
+// Owns: composing a model server: a ModelRepository (runner pools, hot reload), the protocol routes on the
+// HTTP server beside a service's APIs, and the gRPC server. Knows nothing about: the CLI or config files.
+export { serveModels, type GrpcServingOptions, type ModelServer, type ServeModelsOptions } from './serve-models.ts';
+export { RepositoryModelProvider } from './repository-provider.ts';
+export { serveModelsOptions, wantsModelServer } from './from-config.ts';

@@ -1,0 +1,118 @@
+// serveModels: one call that serves store models over HTTP (KServe V2, TF Serving and TorchServe routes,
+// beside a service's own APIs when one is given) and over gRPC, from a ModelRepository whose versions
+// run in runner pools (or in process, on request). With no service it is zero-code serving (`tiffin serve --models iris,ocr_det:3`).
+import type { Logger } from 'pino';
+import { Models } from '../models/index.ts';
+import {
+  ModelRepository, inProcessLoader, runnerPoolLoader, type ModelLoader, type RunnerDefaults, type ServedModelConfig,
+} from '../repository/index.ts';
+import { startGrpcServer, type RunningGrpcServer } from '../protocols/grpc-server.ts';
+import { protocolRoutes, type ProtocolName } from '../protocols/protocol-routes.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
+import type { ModelTags } from '../service/context.ts';
+import { service as defineService, type ApiMap, type Service } from '../service/service.ts';
+import { ModelStore } from '../store/index.ts';
+import { RepositoryModelProvider } from './repository-provider.ts';
+
+export interface GrpcServingOptions {
+  /** Default 8001; 0 picks a free port. */
+  port?: number;
+  /** Default: the HTTP server's host. */
+  host?: string;
+}
+
+export interface ServeModelsOptions {
+  /** The HTTP server: port, host, body limit (also the protocols' and gRPC's), logger... */
+  http?: Omit<ServerOptions, 'provider' | 'plugins'>;
+  /** Store models to serve (the `models:` config section or `--models`). */
+  models?: ServedModelConfig[];
+  /** A service whose APIs are served beside the protocol routes; its models join the repository. */
+  service?: Service<ModelTags, ApiMap>;
+  /** Default: the default store ($TIFFIN_HOME/models). */
+  store?: ModelStore;
+  /** Default: a runner pool per version, with `runner` settings (see also `inProcess`). */
+  loader?: ModelLoader;
+  /**
+   * Load versions into this thread instead of runner pools (what services get from the server's default
+   * provider today). Inference then blocks the event loop: for tools, tests and tiny models.
+   */
+  inProcess?: boolean;
+  runner?: RunnerDefaults;
+  /** Hot reload interval; 0 turns it off. Default 2000 ms. */
+  pollIntervalMs?: number;
+  drainTimeoutMs?: number;
+  strictReadiness?: boolean;
+  /** HTTP protocols to mount; default all (kserve-v2, tfserving, torchserve). */
+  protocols?: readonly ProtocolName[];
+  /** The gRPC server; false turns it off. */
+  grpc?: GrpcServingOptions | false;
+}
+
+export interface ModelServer {
+  readonly http: RunningServer;
+  /** Undefined when gRPC is off. */
+  readonly grpc: RunningGrpcServer | undefined;
+  readonly repository: ModelRepository;
+  readonly url: string;
+  /** Settles once every model had its first load attempt (and the service, if any, started). */
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The service zero-code serving runs: no APIs, only the protocol routes, probes and docs. */
+function modelsOnlyService(): Service<ModelTags, ApiMap> {
+  return defineService('tiffin-models', { description: 'Store models served over the KServe V2, TF Serving and TorchServe protocols.' });
+}
+
+export async function serveModels(options: ServeModelsOptions): Promise<ModelServer> {
+  const store = options.store ?? new ModelStore();
+  const httpOptions = options.http ?? {};
+  const logger: Logger | undefined = httpOptions.logger;
+  const repository = new ModelRepository({
+    store,
+    loader: options.loader ?? (options.inProcess ? inProcessLoader(new Models(store)) : runnerPoolLoader(store, options.runner)),
+    models: options.models ?? [],
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
+    ...(options.strictReadiness !== undefined ? { strictReadiness: options.strictReadiness } : {}),
+    ...(logger ? { logger } : {}),
+  });
+  const svc = options.service ?? modelsOnlyService();
+  const { protocols, grpc } = options;
+  const bodyLimit = httpOptions.maxBodySize;
+  const http = await startServer(svc, {
+    ...httpOptions,
+    provider: new RepositoryModelProvider(repository),
+    plugins: [(app) => protocolRoutes(app, { repository, ...(protocols ? { protocols } : {}), ...(bodyLimit ? { bodyLimit } : {}) })],
+  });
+  let grpcServer: RunningGrpcServer | undefined;
+  if (grpc !== false) {
+    try {
+      grpcServer = await startGrpcServer({
+        repository,
+        port: grpc?.port ?? 8001,
+        host: grpc?.host ?? http.host,
+        ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
+      });
+    } catch (err) {
+      await http.close();
+      throw err;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    http,
+    grpc: grpcServer,
+    repository,
+    url: http.url,
+    ready: http.ready,
+    close: () => {
+      closing ??= (async () => {
+        await grpcServer?.close();
+        await http.close();
+        await repository.close();
+      })();
+      return closing;
+    },
+  };
+}
