@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { Models } from '../models/index.ts';
 import { ModelStore } from '../store/index.ts';
 import { modelsCommand } from './models-command.ts';
+import { serveCommand } from './serve-command.ts';
 
 const program = new Command('tiffin')
   .description('Tiffin: store, serve, batch and ship trained models from TypeScript')
@@ -11,5 +12,6 @@ const program = new Command('tiffin')
 
 let models: Models | undefined;
 program.addCommand(modelsCommand(() => (models ??= new Models(new ModelStore()))));
+program.addCommand(serveCommand());
 
 await program.parseAsync(process.argv);

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   MODEL_LOAD_FAILED: 500,
   TENSOR_INVALID: 400,
   INFERENCE_FAILED: 500,
+  // model repository (served models and their versions)
+  MODEL_NOT_READY: 503,
   // requests and services
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
@@ -27,12 +29,15 @@ export const ERROR_CODES = {
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TIMEOUT: 504,
+  /** The caller gave up (its AbortSignal fired); nginx's 499, rarely sent since the client is gone. */
+  ABORTED: 499,
   OVERLOADED: 503,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
   RUNNER_FAILED: 500,
   HANDLER_FAILED: 500,
   CONFIG_INVALID: 400,
+  SERVICE_INVALID: 422,
   INTERNAL: 500,
 } as const;
 
@@ -48,14 +53,26 @@ export interface TiffinErrorOptions {
   retryAfter?: number;
 }
 
+/** Marks TiffinErrors from every copy of this module (see Symbol.hasInstance below). */
+const TIFFIN_ERROR: unique symbol = Symbol.for('tiffin.error');
+
 export class TiffinError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: unknown;
   readonly retryAfter: number | undefined;
 
+  /**
+   * `instanceof TiffinError` holds for errors made by any copy of this module. A user's service or custom model
+   * outside a "type": "module" package is compiled as CommonJS and loads its own copy of Tiffin's modules.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is TiffinError {
+    return typeof value === 'object' && value !== null && (value as { [TIFFIN_ERROR]?: unknown })[TIFFIN_ERROR] === true;
+  }
+
   constructor(code: ErrorCode, message: string, options: TiffinErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, TIFFIN_ERROR, { value: true });
     this.name = 'TiffinError';
     this.code = code;
     this.status = options.status ?? ERROR_CODES[code];

@@ -1,0 +1,184 @@
+// `tiffin serve <service>`: loads a service module, reads configuration (flags > TIFFIN_* env > tiffin.yaml),
+// serves it, and shuts down gracefully on SIGTERM/SIGINT (exit 0). `--reload` supervises a child instead.
+import { dirname, relative, resolve } from 'node:path';
+import { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
+import { TiffinError } from '../errors/index.ts';
+import { startServer, type RunningServer } from '../server/index.ts';
+import { serveModels, serveModelsOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
+import type { ModelTags } from '../service/context.ts';
+import type { ApiMap, Service } from '../service/service.ts';
+import { loadServiceModule } from './load-service.ts';
+import { reportError } from './output.ts';
+import { RELOAD_CHILD_ENV, superviseWithReload } from './reload.ts';
+
+interface ServeFlags {
+  port?: string;
+  host?: string;
+  reload?: boolean;
+  config?: string;
+  development?: boolean;
+  logLevel?: string;
+  models?: string;
+  grpcPort?: string;
+  grpc?: boolean;
+}
+
+function say(line: string): void {
+  process.stdout.write(`tiffin: ${line}\n`);
+}
+
+function overridesFrom(flags: ServeFlags): ConfigOverride[] {
+  return [
+    { key: 'server.port', value: flags.port, source: '--port' },
+    { key: 'server.host', value: flags.host, source: '--host' },
+    { key: 'server.development', value: flags.development, source: '--development' },
+    { key: 'logging.level', value: flags.logLevel, source: '--log-level' },
+    { key: 'models', value: flags.models, source: '--models' },
+    { key: 'protocols.grpc.port', value: flags.grpcPort, source: '--grpc-port' },
+    { key: 'protocols.grpc.enabled', value: flags.grpc === false ? false : undefined, source: '--no-grpc' },
+  ];
+}
+
+function makeLogger(config: TiffinConfig, name: string): Logger {
+  const pretty = config.logging.format === 'pretty' || (config.server.development && Boolean(process.stdout.isTTY));
+  return pino({
+    name,
+    level: config.logging.level,
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: Boolean(process.stdout.isTTY) } } } : {}),
+  });
+}
+
+function printBanner(svc: Service<ModelTags, ApiMap>, server: RunningServer, file: string, config: TiffinConfig): void {
+  say(`serving "${svc.name}" ${svc.version} from ${relative(process.cwd(), file) || file} at ${server.url}`);
+  const width = Math.max(0, ...svc.apis.map((a) => a.route.length));
+  for (const api of svc.apis) process.stdout.write(`  POST ${api.route.padEnd(width)}  ${api.summary ?? api.description?.split('\n')[0] ?? ''}`.trimEnd() + '\n');
+  if (config.server.docs) process.stdout.write(`  docs ${server.url}/docs  (OpenAPI: ${server.url}/docs.json)\n`);
+  if (Object.keys(svc.models).length) process.stdout.write(`  models ${Object.entries(svc.models).map(([k, t]) => `${k}=${t}`).join(', ')}\n`);
+  if (config.server.host === '127.0.0.1') process.stdout.write('  (listening on loopback only; --host 0.0.0.0 to accept other machines)\n');
+}
+
+/** What `tiffin serve` prints for store models served with no code, and for the protocols beside a service. */
+function printModelServing(server: ModelServer, config: TiffinConfig): void {
+  const models = config.models.map((m) => m.name);
+  if (models.length) say(`serving store models ${models.join(', ')} at ${server.url}`);
+  const rest = config.protocols.rest;
+  if (rest.includes('kserve-v2')) process.stdout.write(`  KServe V2   ${server.url}/v2/models/{model}/infer\n`);
+  if (rest.includes('tfserving')) process.stdout.write(`  TF Serving  ${server.url}/v1/models/{model}:predict\n`);
+  if (rest.includes('torchserve')) process.stdout.write(`  TorchServe  ${server.url}/predictions/{model}\n`);
+  if (server.grpc) process.stdout.write(`  gRPC        ${server.http.host}:${server.grpc.port} (inference.GRPCInferenceService, grpc.health.v1)\n`);
+}
+
+/** Closes the server on SIGTERM/SIGINT and exits 0; a second signal exits at once (except under --reload). */
+function exitOnSignals(server: { close(): Promise<void> }, log: Logger): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      if (process.env[RELOAD_CHILD_ENV]) return;
+      say(`${signal} again; exiting without waiting`);
+      process.exit(1);
+    }
+    closing = true;
+    say(`${signal}: shutting down (finishing in-flight requests)`);
+    server.close().then(
+      () => {
+        log.flush?.();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        reportError(err, false);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+async function serve(file: string | undefined, flags: ServeFlags): Promise<void> {
+  const config = loadConfig({ file: flags.config, overrides: overridesFrom(flags) });
+  const serviceFile = file !== undefined ? resolve(file) : config.service;
+  if (serviceFile === undefined) {
+    if (config.models.length > 0) return serveStoreModels(config);
+    throw new TiffinError('BAD_REQUEST', 'name the service module to serve: `tiffin serve ./service.ts` (or set `service:` in tiffin.yaml), or serve store models with `tiffin serve --models iris,ocr_det:3` (or `models:` in tiffin.yaml)');
+  }
+  if (flags.reload && !process.env[RELOAD_CHILD_ENV]) {
+    const args = process.argv.slice(1).filter((a) => a !== '--reload');
+    await superviseWithReload(dirname(serviceFile), args);
+    process.exit(0);
+  }
+  const svc = await loadServiceModule(serviceFile);
+  const log = makeLogger(config, svc.name);
+  if (wantsModelServer(config, svc)) {
+    // The service's models join the model repository, so the protocol routes serve them too. They load in
+    // this process, as the server's default provider does, until runners load custom TypeScript models.
+    const served = await serveModels({ ...serveModelsOptions(config, { logger: log, service: svc }) });
+    exitOnSignals(served, log);
+    printBanner(svc, served.http, serviceFile, config);
+    printModelServing(served, config);
+    await awaitReady(served.http, served);
+    return;
+  }
+  const { server: s } = config;
+  const server = await startServer(svc, {
+    port: s.port,
+    host: s.host,
+    maxBodySize: s.maxBodySize,
+    shutdownGraceMs: s.shutdownGraceMs,
+    development: s.development,
+    docs: s.docs,
+    cors: s.cors,
+    logger: log,
+  });
+  exitOnSignals(server, log);
+  printBanner(svc, server, serviceFile, config);
+  await awaitReady(server, server);
+}
+
+/** Waits for startup; on failure reports it, shuts down and exits 1. */
+async function awaitReady(server: RunningServer, closer: { close(): Promise<void> }): Promise<void> {
+  const t0 = performance.now();
+  try {
+    await server.ready;
+  } catch (err) {
+    reportError(err, false);
+    say('startup failed; shutting down');
+    await closer.close();
+    process.exit(1);
+  }
+  say(`ready at ${server.url} (startup took ${Math.round(performance.now() - t0)} ms)`);
+}
+
+/** Zero-code serving: the configured store models over the standard protocols, no service module. */
+async function serveStoreModels(config: TiffinConfig): Promise<void> {
+  const log = makeLogger(config, 'tiffin-models');
+  const served = await serveModels(serveModelsOptions(config, { logger: log }));
+  exitOnSignals(served, log);
+  printModelServing(served, config);
+  await awaitReady(served.http, served);
+}
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('serve a service module over HTTP (TypeScript runs directly, no build step), or store models with no code (--models)')
+    .argument('[service]', 'the service module, e.g. ./service.ts (default: `service` in tiffin.yaml; none with --models)')
+    .option('-p, --port <port>', 'port to listen on; 0 picks a free one (default 3000)')
+    .option('--host <host>', 'interface to listen on; 0.0.0.0 for every interface (default 127.0.0.1)')
+    .option('--reload', 'restart when a file in the service folder changes (development)')
+    .option('-c, --config <file>', 'config file (default ./tiffin.yaml when present)')
+    .option('--development', 'development mode: handler errors and stacks in 500 responses, pretty logs')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--models <tags>', 'serve store models with no code, e.g. iris,ocr_det:3 (name: newest version; name:version: that one)')
+    .option('--grpc-port <port>', 'port of the KServe V2 gRPC server (default 8001)')
+    .option('--no-grpc', 'do not start the gRPC server')
+    .addHelpText('after', '\nEnvironment: TIFFIN_PORT, TIFFIN_HOST, TIFFIN_MAX_BODY_SIZE, TIFFIN_SHUTDOWN_GRACE_MS, TIFFIN_DEVELOPMENT,\nTIFFIN_DOCS, TIFFIN_CORS_ORIGINS, TIFFIN_CORS_CREDENTIALS, TIFFIN_LOG_LEVEL, TIFFIN_LOG_FORMAT, TIFFIN_MODELS,\nTIFFIN_PROTOCOLS, TIFFIN_GRPC_ENABLED, TIFFIN_GRPC_PORT, TIFFIN_GRPC_HOST, TIFFIN_POLL_INTERVAL (flags win over env, env over tiffin.yaml).')
+    .action(async (file: string | undefined, flags: ServeFlags) => {
+      try {
+        await serve(file, flags);
+      } catch (err) {
+        reportError(err, false);
+        process.exit(process.exitCode ?? 1);
+      }
+    });
+}

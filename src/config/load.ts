@@ -1,0 +1,263 @@
+// Reads Tiffin's configuration from tiffin.yaml, TIFFIN_* environment variables and command-line flags
+// (flags > env > file > defaults). Each source is validated on its own, so an error names the file key,
+// the variable or the flag that holds the bad value, and says what is allowed.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import type { ServedModelConfig } from '../repository/types.ts';
+import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
+
+export const CONFIG_FILE_NAMES = ['tiffin.yaml', 'tiffin.yml'] as const;
+
+/** Environment variables and the config keys they set. */
+export const ENV_VARS = {
+  TIFFIN_PORT: 'server.port',
+  TIFFIN_HOST: 'server.host',
+  TIFFIN_MAX_BODY_SIZE: 'server.maxBodySize',
+  TIFFIN_SHUTDOWN_GRACE_MS: 'server.shutdownGraceMs',
+  TIFFIN_DEVELOPMENT: 'server.development',
+  TIFFIN_DOCS: 'server.docs',
+  TIFFIN_CORS_ORIGINS: 'server.cors.origins',
+  TIFFIN_CORS_CREDENTIALS: 'server.cors.credentials',
+  TIFFIN_LOG_LEVEL: 'logging.level',
+  TIFFIN_LOG_FORMAT: 'logging.format',
+  TIFFIN_MODELS: 'models',
+  TIFFIN_PROTOCOLS: 'protocols.rest',
+  TIFFIN_GRPC_ENABLED: 'protocols.grpc.enabled',
+  TIFFIN_GRPC_PORT: 'protocols.grpc.port',
+  TIFFIN_GRPC_HOST: 'protocols.grpc.host',
+  TIFFIN_POLL_INTERVAL: 'repository.pollInterval',
+} as const;
+
+export interface TiffinConfig {
+  /** The config file that was read, if any. */
+  file: string | undefined;
+  /** Absolute path of the service module named in the config file, if any. */
+  service: string | undefined;
+  server: {
+    port: number;
+    host: string;
+    maxBodySize: number;
+    shutdownGraceMs: number;
+    development: boolean;
+    docs: boolean;
+    cors: { origins: '*' | string[]; credentials: boolean } | false;
+  };
+  logging: { level: (typeof LOG_LEVELS)[number]; format: 'json' | 'pretty' };
+  /** Store models to serve with no code. */
+  models: ServedModelConfig[];
+  protocols: {
+    rest: (typeof REST_PROTOCOLS)[number][];
+    /** host undefined: the HTTP server's host. */
+    grpc: { enabled: boolean; port: number; host: string | undefined };
+  };
+  repository: { pollIntervalMs: number; drainTimeoutMs: number; strictReadiness: boolean };
+}
+
+export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
+  server: { port: 3000, host: '127.0.0.1', maxBodySize: 32 * 1024 * 1024, shutdownGraceMs: 30_000, development: false, docs: true, cors: false },
+  logging: { level: 'info', format: 'json' },
+  models: [],
+  protocols: { rest: [...REST_PROTOCOLS], grpc: { enabled: true, port: 8001, host: undefined } },
+  repository: { pollIntervalMs: 2000, drainTimeoutMs: 30_000, strictReadiness: true },
+};
+
+/** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
+export interface ConfigOverride {
+  key: string;
+  value: unknown;
+  source: string;
+}
+
+export interface LoadConfigOptions {
+  /** A config file the user named; it must exist. Without it, tiffin.yaml in `cwd` is read when present. */
+  file?: string;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Command-line values, highest precedence. */
+  overrides?: ConfigOverride[];
+}
+
+interface Issue {
+  source: string;
+  key: string;
+  message: string;
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function setKey(target: Plain, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlain(node[p])) node[p] = {};
+    node = node[p] as Plain;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function getKey(source: unknown, path: readonly PropertyKey[]): unknown {
+  let node = source;
+  for (const p of path) node = isPlain(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[p] : undefined;
+  return node;
+}
+
+function merge(base: Plain, over: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlain(v) && isPlain(out[k]) ? merge(out[k] as Plain, v) : v;
+  return out;
+}
+
+/** The keys a section of the schema takes, for "unknown key" messages. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configFileSchema;
+  for (const p of path) {
+    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+    if (!(schema instanceof z.ZodObject)) return [];
+    const next: unknown = (schema.shape as Record<string, unknown>)[String(p)];
+    if (!(next instanceof z.ZodType)) return [];
+    schema = next;
+  }
+  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function issuesOf(error: z.core.$ZodError, raw: unknown, sourceOf: (key: string) => string): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.map((p) => String(p));
+    if (issue.code === 'unrecognized_keys') {
+      for (const k of issue.keys) {
+        const key = [...path, k].join('.');
+        const known = knownKeys(issue.path);
+        const where = path.length ? `${path.join('.')} takes` : 'known keys:';
+        out.push({ source: sourceOf(key), key, message: `unknown key "${key}" (${where} ${known.join(', ')})` });
+      }
+      continue;
+    }
+    const key = path.join('.');
+    const got = getKey(raw, issue.path);
+    const gotText = got === undefined ? '' : ` (got ${JSON.stringify(got)})`;
+    out.push({ source: sourceOf(key), key, message: `${key || '(top level)'}: ${issue.message}${gotText}` });
+  }
+  return out;
+}
+
+function fail(issues: Issue[]): never {
+  const lines = issues.map((i) => `${i.source}: ${i.message}`);
+  throw new TiffinError('CONFIG_INVALID', `invalid configuration: ${lines.join('; ')}`, { details: { issues } });
+}
+
+function validate(raw: unknown, sourceOf: (key: string) => string): ConfigFile {
+  const result = configFileSchema.safeParse(raw);
+  if (!result.success) fail(issuesOf(result.error, raw, sourceOf));
+  return result.data;
+}
+
+function findConfigFile(options: LoadConfigOptions): string | undefined {
+  const cwd = options.cwd ?? process.cwd();
+  if (options.file !== undefined) {
+    const file = resolve(cwd, options.file);
+    if (!existsSync(file)) throw new TiffinError('CONFIG_INVALID', `config file ${options.file} does not exist`);
+    return file;
+  }
+  return CONFIG_FILE_NAMES.map((n) => resolve(cwd, n)).find((f) => existsSync(f));
+}
+
+function readConfigFile(file: string, shown: string): ConfigFile {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    throw new TiffinError('CONFIG_INVALID', `${shown} is not valid YAML: ${messageOf(err)}`, { cause: err });
+  }
+  if (!isPlain(raw)) throw new TiffinError('CONFIG_INVALID', `${shown} must hold a mapping of keys (server:, logging:, ...), not ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  return validate(raw, () => shown);
+}
+
+/** The variable or flag that set `key` or the value holding it (an issue may point inside a list, e.g. models.1). */
+function sourceOf(sources: Record<string, string>, key: string): string | undefined {
+  for (let k = key; k !== ''; k = k.includes('.') ? k.slice(0, k.lastIndexOf('.')) : '') {
+    const source = sources[k];
+    if (source !== undefined) return source;
+  }
+  return undefined;
+}
+
+function fromEnv(env: Record<string, string | undefined>): ConfigFile {
+  const raw: Plain = {};
+  const varOf: Record<string, string> = {};
+  for (const [name, key] of Object.entries(ENV_VARS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setKey(raw, key, value);
+    varOf[key] = name;
+  }
+  return validate(raw, (key) => sourceOf(varOf, key) ?? 'environment');
+}
+
+function fromOverrides(overrides: ConfigOverride[]): ConfigFile {
+  const raw: Plain = {};
+  const flagOf: Record<string, string> = {};
+  for (const o of overrides) {
+    if (o.value === undefined) continue;
+    setKey(raw, o.key, o.value);
+    flagOf[o.key] = o.source;
+  }
+  return validate(raw, (key) => sourceOf(flagOf, key) ?? 'command line');
+}
+
+/** Reads and validates the configuration; throws CONFIG_INVALID naming every bad value and where it came from. */
+export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
+  const file = findConfigFile(options);
+  const fileConfig = file ? readConfigFile(file, relative(options.cwd ?? process.cwd(), file) || file) : {};
+  const envConfig = fromEnv(options.env ?? process.env);
+  const flagConfig = fromOverrides(options.overrides ?? []);
+  const merged = merge(merge(fileConfig as Plain, envConfig as Plain), flagConfig as Plain) as ConfigFile;
+
+  const server = merged.server ?? {};
+  const d = DEFAULT_CONFIG.server;
+  const origins = server.cors?.origins;
+  const credentials = server.cors?.credentials ?? false;
+  if (origins === '*' && credentials) {
+    fail([{ source: 'server.cors', key: 'server.cors.credentials', message: 'cors credentials cannot be combined with origins "*"; list the allowed origins' }]);
+  }
+  const service = flagConfig.service ?? envConfig.service ?? (fileConfig.service !== undefined && file ? resolve(dirname(file), fileConfig.service) : undefined);
+  return {
+    file,
+    service,
+    server: {
+      port: server.port ?? d.port,
+      host: server.host ?? d.host,
+      maxBodySize: server.maxBodySize ?? d.maxBodySize,
+      shutdownGraceMs: server.shutdownGraceMs ?? d.shutdownGraceMs,
+      development: server.development ?? d.development,
+      docs: server.docs ?? d.docs,
+      cors: origins !== undefined && (origins === '*' || origins.length > 0) ? { origins, credentials } : false,
+    },
+    logging: {
+      level: merged.logging?.level ?? DEFAULT_CONFIG.logging.level,
+      format: merged.logging?.format ?? DEFAULT_CONFIG.logging.format,
+    },
+    models: merged.models ?? [],
+    protocols: {
+      rest: merged.protocols?.rest ?? [...DEFAULT_CONFIG.protocols.rest],
+      grpc: {
+        enabled: merged.protocols?.grpc?.enabled ?? DEFAULT_CONFIG.protocols.grpc.enabled,
+        port: merged.protocols?.grpc?.port ?? DEFAULT_CONFIG.protocols.grpc.port,
+        host: merged.protocols?.grpc?.host,
+      },
+    },
+    repository: {
+      pollIntervalMs: merged.repository?.pollInterval ?? DEFAULT_CONFIG.repository.pollIntervalMs,
+      drainTimeoutMs: merged.repository?.drainTimeout ?? DEFAULT_CONFIG.repository.drainTimeoutMs,
+      strictReadiness: merged.repository?.strictReadiness ?? DEFAULT_CONFIG.repository.strictReadiness,
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// The shape of tiffin.yaml, as zod schemas. Each section is optional and strict (typos are errors).
+// Later sections (models:, runners:, batching:) are added to `configFileSchema` beside `server` and `logging`.
+import { z } from 'zod';
+import { modelsSectionSchema } from '../repository/model-config.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+/** Strings from env vars and flags become numbers where the text is a number. */
+function numeric(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
+function booleanText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value;
+}
+
+function integer(min: number, max: number) {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.preprocess(numeric, z.number({ error }).int({ error }).min(min, { error }).max(max, { error }));
+}
+
+const size = z.preprocess(
+  (v) => (typeof v === 'string' ? (parseSize(v) ?? v) : v),
+  z.number({ error: 'expected a size in bytes, or with a unit such as 512KiB, 32MiB, 1GiB' }).int().positive({ error: 'expected a size above 0' }),
+);
+
+const duration = z.preprocess(
+  (v) => (typeof v === 'string' ? (parseDuration(v) ?? v) : v),
+  z.number({ error: 'expected milliseconds, or a duration such as 500ms, 30s, 2m' }).int().min(0, { error: 'expected a duration of 0 or more' }),
+);
+
+const flag = z.preprocess(booleanText, z.boolean({ error: 'expected true or false' }));
+
+const origins = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '*' ? v.split(',').map((s) => s.trim()).filter(Boolean) : typeof v === 'string' ? '*' : v),
+  z.union([z.literal('*'), z.array(z.string().min(1))], { error: 'expected "*" or a list of origins such as https://app.example.com' }),
+);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const serverSectionSchema = z.strictObject({
+  port: integer(0, 65535).optional(),
+  host: z.string({ error: 'expected a host name or IP address such as 127.0.0.1 or 0.0.0.0' }).min(1).optional(),
+  maxBodySize: size.optional(),
+  shutdownGraceMs: duration.optional(),
+  development: flag.optional(),
+  docs: flag.optional(),
+  cors: z
+    .strictObject({
+      origins: origins.optional(),
+      credentials: flag.optional(),
+    })
+    .optional(),
+});
+
+export const loggingSectionSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
+  format: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+});
+
+/** The HTTP inference protocols the server can mount (KServe V2 under /v2, TF Serving under /v1, TorchServe). */
+export const REST_PROTOCOLS = ['kserve-v2', 'tfserving', 'torchserve'] as const;
+
+const protocolList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.enum(REST_PROTOCOLS, { error: `expected a list of ${REST_PROTOCOLS.join(', ')}` })),
+);
+
+/** Standard inference protocols: which REST ones to mount, and the gRPC server (KServe V2 + grpc.health.v1). */
+export const protocolsSectionSchema = z.strictObject({
+  rest: protocolList.optional(),
+  grpc: z
+    .strictObject({
+      enabled: flag.optional(),
+      port: integer(0, 65535).optional(),
+      host: z.string({ error: 'expected a host name or IP address' }).min(1).optional(),
+    })
+    .optional(),
+});
+
+/** The live model repository: hot reload and readiness. */
+export const repositorySectionSchema = z.strictObject({
+  /** How often the store is checked for new versions; 0 turns hot reload off. */
+  pollInterval: duration.optional(),
+  /** Longest a retired version waits for its in-flight requests. */
+  drainTimeout: duration.optional(),
+  /** Ready only when every served model has a ready version. */
+  strictReadiness: flag.optional(),
+});
+
+/** Every key tiffin.yaml may hold. All optional: defaults fill the rest. */
+export const configFileSchema = z.strictObject({
+  /** The service module `tiffin serve` runs when none is named on the command line. */
+  service: z.string({ error: 'expected the path of a service module, such as ./service.ts' }).min(1).optional(),
+  server: serverSectionSchema.optional(),
+  logging: loggingSectionSchema.optional(),
+  /** Store models served with no code (tags, or entries with version policy, labels and batching). */
+  models: modelsSectionSchema.optional(),
+  protocols: protocolsSectionSchema.optional(),
+  repository: repositorySectionSchema.optional(),
+});
+
+export type ConfigFile = z.output<typeof configFileSchema>;

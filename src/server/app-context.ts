@@ -1,0 +1,14 @@
+// What every part of the HTTP app shares: the service, the resolved options, its lifecycle and logger.
+import type { Logger } from 'pino';
+import type { ModelTags } from '../service/context.ts';
+import type { ApiMap, Service } from '../service/service.ts';
+import type { ServiceLifecycle } from './lifecycle.ts';
+import type { ResolvedServerOptions } from './options.ts';
+
+export interface AppContext {
+  svc: Service<ModelTags, ApiMap>;
+  options: ResolvedServerOptions;
+  lifecycle: ServiceLifecycle;
+  log: Logger;
+  startedAt: number;
+}

@@ -1,0 +1,99 @@
+// The fastify app of a service: body parsing (raw buffers, multipart), request ids, CORS, the one error
+// handler, 404/405, health probes, docs and one route per API.
+import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { TiffinError } from '../errors/index.ts';
+import { RESERVED_PATHS } from '../service/service.ts';
+import { registerApiRoutes } from './api-routes.ts';
+import type { AppContext } from './app-context.ts';
+import { registerDocsRoutes } from './docs-routes.ts';
+import { errorBody, toTiffinError } from './error-reply.ts';
+import { HEALTH_PATHS, registerHealthRoutes } from './health-routes.ts';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.ts';
+
+/** Headers browsers may read from cross-origin responses. */
+const EXPOSED_HEADERS = ['x-request-id', 'x-tensor-dtype', 'x-tensor-shape', 'retry-after', 'content-disposition'];
+
+export function sendError(reply: FastifyReply, err: TiffinError, development: boolean): FastifyReply {
+  if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  return reply
+    .status(err.status)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(err, reply.request.id, development));
+}
+
+/** The methods a known path takes, for 405 answers; undefined for unknown paths. */
+function allowedMethods(app: AppContext, path: string): string[] | undefined {
+  const cors = app.options.cors !== false ? ['OPTIONS'] : [];
+  if (app.svc.apis.some((a) => a.route === path)) return ['POST', ...cors];
+  const getPaths: readonly string[] = app.options.docs ? [...HEALTH_PATHS, ...RESERVED_PATHS] : HEALTH_PATHS;
+  if (getPaths.includes(path)) return ['GET', 'HEAD', ...cors];
+  return undefined;
+}
+
+export async function buildApp(app: AppContext): Promise<FastifyInstance> {
+  const { options } = app;
+  const loggerInstance: FastifyBaseLogger = app.log;
+  const fastify = Fastify({
+    loggerInstance,
+    // One line per request from our onResponse hook instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodySize,
+    genReqId: requestIdOf,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Draining is answered by our own 503 (in the Tiffin error shape); fastify still adds Connection: close.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  });
+
+  // Every body reaches the handler as raw bytes; the API's io kind decides how to read it.
+  fastify.removeAllContentTypeParsers();
+  await fastify.register(multipart, { limits: { fileSize: options.maxBodySize, fieldSize: options.maxBodySize } });
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  if (options.cors !== false) {
+    const { origins, credentials = false } = options.cors;
+    await fastify.register(cors, {
+      origin: origins === '*' ? (credentials ? true : '*') : origins,
+      credentials,
+      methods: ['GET', 'HEAD', 'POST'],
+      exposedHeaders: EXPOSED_HEADERS,
+      maxAge: 600,
+    });
+  }
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  fastify.setErrorHandler((error, request, reply) => {
+    const err = toTiffinError(error, options.maxBodySize);
+    if (err.status >= 500 && err.code !== 'NOT_READY' && err.code !== 'SHUTTING_DOWN') request.log.error({ err: error }, err.message);
+    else request.log.debug({ code: err.code }, err.message);
+    if (reply.sent || reply.raw.headersSent) return;
+    return sendError(reply, err, options.development);
+  });
+
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = (request.url.split('?')[0] ?? '/').replace(/(.)\/+$/, '$1');
+    const allowed = allowedMethods(app, path);
+    if (allowed) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(reply, new TiffinError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`), options.development);
+    }
+    const apis = app.svc.apis.map((a) => `POST ${a.route}`);
+    const docs = options.docs ? '; see /docs' : '';
+    const message = `no route for ${request.method} ${path}; the APIs are ${apis.join(', ') || '(none)'}${docs}`;
+    return sendError(reply, new TiffinError('NOT_FOUND', message, { details: { apis: app.svc.apis.map((a) => ({ name: a.name, method: 'POST', path: a.route })) } }), options.development);
+  });
+
+  registerHealthRoutes(fastify, app);
+  registerApiRoutes(fastify, app);
+  for (const plugin of options.plugins) await fastify.register(plugin);
+  if (options.docs) await registerDocsRoutes(fastify, app);
+  return fastify;
+}

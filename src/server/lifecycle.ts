@@ -1,0 +1,146 @@
+// A served service's life: load models, run startup hooks, serve, drain, run shutdown hooks, release models.
+// Tracks in-flight requests so that shutdown can wait for them and cancel them when the grace period ends.
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import type { ModelHandles, ModelTags } from '../service/context.ts';
+import type { ModelProvider, OpenedModels } from '../service/model-provider.ts';
+import type { ApiMap, Service } from '../service/service.ts';
+
+export type Phase = 'loading-models' | 'starting' | 'ready' | 'failed' | 'draining' | 'closed';
+
+export class ServiceLifecycle {
+  phase: Phase = 'loading-models';
+  failure: TiffinError | undefined;
+  private opened: OpenedModels | undefined;
+  /** In-flight requests: their cancellation and their response (to ask for the connection to close). */
+  private readonly inFlight = new Map<AbortController, ServerResponse>();
+  private idle: (() => void) | undefined;
+  private started: Promise<void> | undefined;
+
+  constructor(
+    private readonly svc: Service<ModelTags, ApiMap>,
+    private readonly provider: ModelProvider,
+    private readonly log: Logger,
+  ) {}
+
+  /** The models by the service's keys; only valid once ready. */
+  get models(): ModelHandles<ModelTags> {
+    return this.opened?.handles ?? {};
+  }
+
+  /** Why the service is not taking requests, as the error to send; undefined when ready. */
+  notReady(): TiffinError | undefined {
+    switch (this.phase) {
+      case 'ready':
+        return undefined;
+      case 'loading-models':
+        return new TiffinError('NOT_READY', `loading models (${Object.values(this.svc.models).join(', ')})`, { retryAfter: 1 });
+      case 'starting':
+        return new TiffinError('NOT_READY', 'running startup hooks', { retryAfter: 1 });
+      case 'failed':
+        return new TiffinError('NOT_READY', `startup failed: ${this.failure?.message ?? 'unknown error'}`);
+      default:
+        return new TiffinError('SHUTTING_DOWN', 'the server is shutting down; retry against another instance', { retryAfter: 1 });
+    }
+  }
+
+  /** Loads the models and runs the startup hooks. Rejects (and stays failed) if either fails. */
+  start(): Promise<void> {
+    this.started ??= this.runStartup();
+    return this.started;
+  }
+
+  private async runStartup(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      this.opened = await this.provider.open(this.svc.models);
+      if (this.isClosing()) return;
+      this.phase = 'starting';
+      const ctx = { service: this.svc.name, models: this.models, log: this.log };
+      for (const hook of this.svc.startupHooks) await hook(ctx);
+      if (this.isClosing()) return;
+      this.phase = 'ready';
+      this.log.info({ ms: Math.round(performance.now() - t0) }, `service ${this.svc.name} is ready`);
+    } catch (err) {
+      const failure = err instanceof TiffinError ? err : new TiffinError('INTERNAL', `startup hook failed: ${messageOf(err)}`, { cause: err });
+      if (!this.isClosing()) this.phase = 'failed';
+      this.failure = failure;
+      this.log.error({ err }, `service ${this.svc.name} failed to start: ${failure.message}`);
+      throw failure;
+    }
+  }
+
+  private isClosing(): boolean {
+    return this.phase === 'draining' || this.phase === 'closed';
+  }
+
+  /** Registers a request; returns its cancellation controller and a function to call when it is done. */
+  track(res: ServerResponse): { controller: AbortController; done: () => void } {
+    const controller = new AbortController();
+    this.inFlight.set(controller, res);
+    return {
+      controller,
+      done: () => {
+        this.inFlight.delete(controller);
+        if (this.inFlight.size === 0) this.idle?.();
+      },
+    };
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Readiness turns 503 now; new requests are refused from here on. */
+  beginDrain(): void {
+    if (!this.isClosing()) this.phase = 'draining';
+    // Keep-alive connections of in-flight requests would otherwise stay open after their response.
+    for (const res of this.inFlight.values()) if (!res.headersSent) res.setHeader('connection', 'close');
+  }
+
+  /** Waits for in-flight requests; when the grace period runs out, cancels them. True if it had to cancel. */
+  async waitForInFlight(graceMs: number): Promise<boolean> {
+    if (this.inFlight.size === 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = new Promise<boolean>((resolve) => {
+      this.idle = () => resolve(false);
+      timer = setTimeout(() => resolve(true), graceMs);
+    });
+    const forced = await drained;
+    clearTimeout(timer);
+    this.idle = undefined;
+    if (forced) {
+      this.log.warn({ inFlight: this.inFlight.size }, `shutdown grace period (${graceMs} ms) ran out; cancelling in-flight requests`);
+      const reason = new TiffinError('SHUTTING_DOWN', 'the server shut down before the request finished');
+      for (const c of this.inFlight.keys()) c.abort(reason);
+    }
+    return forced;
+  }
+
+  /** Runs shutdown hooks (after startup settled) and releases the models. Hook failures are logged, not thrown. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.started) {
+      // A startup still in flight (a slow model load) gets the grace period to finish before the models are released.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.started.catch(() => {}), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    if (this.opened) {
+      const ctx = { service: this.svc.name, models: this.models, log: this.log };
+      for (const hook of this.svc.shutdownHooks) {
+        try {
+          await hook(ctx);
+        } catch (err) {
+          this.log.error({ err }, `shutdown hook of ${this.svc.name} failed: ${messageOf(err)}`);
+        }
+      }
+      try {
+        await this.opened.close();
+      } catch (err) {
+        this.log.error({ err }, `releasing the models failed: ${messageOf(err)}`);
+      }
+    }
+    this.phase = 'closed';
+  }
+}

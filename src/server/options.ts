@@ -1,0 +1,65 @@
+// What startServer takes, and the defaults that fill in what the caller left out.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ModelProvider } from '../service/model-provider.ts';
+
+export interface CorsOptions {
+  /** Allowed origins: a list, or '*' for any. */
+  origins: '*' | string[];
+  /** Sends Access-Control-Allow-Credentials (not allowed with '*'). */
+  credentials?: boolean;
+}
+
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1 (loopback only); 0.0.0.0 for every interface, as in containers. */
+  host?: string;
+  /** Largest request body in bytes (raw or multipart, in all). Default 32 MiB. */
+  maxBodySize?: number;
+  /** How long shutdown waits for in-flight requests before cancelling them. Default 30 000 ms. */
+  shutdownGraceMs?: number;
+  /** Puts error messages of failed handlers and stack traces in 500 responses. Never in production. */
+  development?: boolean;
+  /** Cross-origin requests; off by default. */
+  cors?: CorsOptions | false;
+  /** Serves the OpenAPI document at /docs.json and Swagger UI at /docs. Default true. */
+  docs?: boolean;
+  /** pino logger to use; default a new one at `logLevel`. */
+  logger?: Logger;
+  /** Level of the default logger: fatal, error, warn, info, debug, trace or silent. Default info. */
+  logLevel?: string;
+  /** Where models come from. Default: loaded in this process from the local store. */
+  provider?: ModelProvider;
+  /**
+   * More routes beside the service's (for example the standard inference protocols), each registered in
+   * its own encapsulated fastify scope after the API routes, so its parsers and error handler stay its own.
+   */
+  plugins?: ServerPlugin[];
+}
+
+/** A fastify plugin that adds routes to the server. */
+export type ServerPlugin = (app: FastifyInstance) => Promise<void>;
+
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024;
+export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider'>> & Pick<ServerOptions, 'logger' | 'provider'>;
+
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  return {
+    port: options.port ?? DEFAULT_PORT,
+    host: options.host ?? DEFAULT_HOST,
+    maxBodySize: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE,
+    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    development: options.development ?? false,
+    cors: options.cors ?? false,
+    docs: options.docs ?? true,
+    logLevel: options.logLevel ?? 'info',
+    logger: options.logger,
+    provider: options.provider,
+    plugins: options.plugins ?? [],
+  };
+}

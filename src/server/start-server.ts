@@ -1,0 +1,79 @@
+// startServer: listen first (so /livez and /readyz answer during startup), then load the models and run the
+// startup hooks in the background; `ready` settles when that is done. close() drains gracefully.
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import type { ModelTags } from '../service/context.ts';
+import { InProcessModelProvider } from '../service/model-provider.ts';
+import type { ApiMap, Service } from '../service/service.ts';
+import type { AppContext } from './app-context.ts';
+import { buildApp } from './app.ts';
+import { ServiceLifecycle } from './lifecycle.ts';
+import { resolveServerOptions, type ServerOptions } from './options.ts';
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:3000 */
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** Settles once models are loaded and startup hooks ran; rejects if startup failed (the server keeps answering 503). */
+  readonly ready: Promise<void>;
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests finish (cancelled after the grace period),
+   * run shutdown hooks, release the models. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/** How long shutdown lets connections without an API request in flight close by themselves. */
+const LINGER_MS = 250;
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Service<M, A>, options: ServerOptions = {}): Promise<RunningServer> {
+  const resolved = resolveServerOptions(options);
+  const log: Logger = resolved.logger ?? pino({ level: resolved.logLevel, name: svc.name });
+  const general: Service<ModelTags, ApiMap> = svc;
+  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new InProcessModelProvider(), log);
+  const app: AppContext = { svc: general, options: resolved, lifecycle, log, startedAt: Date.now() };
+  const fastify = await buildApp(app);
+  try {
+    await fastify.listen({ port: resolved.port, host: resolved.host });
+  } catch (err) {
+    await fastify.close().catch(() => {});
+    const code = (err as { code?: unknown }).code;
+    const hint = code === 'EADDRINUSE' ? 'the port is taken; pick another (--port, TIFFIN_PORT or server.port)' : messageOf(err);
+    throw new TiffinError('CONFIG_INVALID', `could not listen on ${resolved.host}:${resolved.port}: ${hint}`, { cause: err });
+  }
+  const address = fastify.server.address() as AddressInfo;
+  const url = `http://${urlHost(resolved.host)}:${address.port}`;
+
+  const ready = lifecycle.start();
+  // Callers that never await `ready` must not crash the process with an unhandled rejection; the failure is logged.
+  ready.catch(() => {});
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const grace = resolved.shutdownGraceMs;
+      lifecycle.beginDrain();
+      const stopped = fastify.close();
+      const forced = await lifecycle.waitForInFlight(grace);
+      fastify.server.closeIdleConnections();
+      // With no API request left, what still holds a connection is a socket that never sent a request (clients
+      // open spares) or a quick probe: Node would keep the former until its header timeout. A moment, then cut.
+      if (!forced) await Promise.race([stopped, delay(LINGER_MS)]);
+      fastify.server.closeAllConnections();
+      await stopped;
+      await lifecycle.stop(grace);
+      log.info(`service ${svc.name} stopped`);
+    })();
+    return closing;
+  };
+
+  return { url, port: address.port, host: resolved.host, ready, close };
+}

@@ -1,0 +1,33 @@
+// What handlers and lifecycle hooks are given: the loaded models by the names the service chose, a
+// logger, a cancellation signal, and (for requests) the request's id and headers and a say in the response.
+import type { Logger } from 'pino';
+import type { ModelHandle } from '../runtime/types.ts';
+
+/** Model key -> store tag, as declared in `service(name, { models })`. */
+export type ModelTags = Record<string, string>;
+
+/** The loaded models, under the keys the service declared. */
+export type ModelHandles<M extends ModelTags> = { readonly [K in keyof M]: ModelHandle };
+
+export interface LifecycleContext<M extends ModelTags> {
+  readonly service: string;
+  readonly models: ModelHandles<M>;
+  readonly log: Logger;
+}
+
+export interface RequestContext<M extends ModelTags> {
+  /** The request's id: the caller's `x-request-id` when given, else generated. Sent back on the response. */
+  readonly requestId: string;
+  /** The API being called. */
+  readonly api: string;
+  /** Request headers, lower-cased names; repeated headers joined with ", ". */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly models: ModelHandles<M>;
+  /** Fires when the client goes away, or when shutdown runs out of grace: stop work and return. */
+  readonly signal: AbortSignal;
+  /** A logger bound to this request's id. */
+  readonly log: Logger;
+  /** The status of a successful response (default 200). Errors set their own. */
+  setStatus(code: number): void;
+  setHeader(name: string, value: string): void;
+}

@@ -1,0 +1,65 @@
+// The seam between a service and wherever its models run. The server asks a ModelProvider for the
+// service's models at startup and closes them at shutdown; it never loads models itself.
+import { TiffinError, messageOf } from '../errors/index.ts';
+import type { Model, ModelHandle } from '../runtime/types.ts';
+import type { ModelTags } from './context.ts';
+
+/** Models opened for one service: handles by the service's keys, and a way to release them all. */
+export interface OpenedModels {
+  readonly handles: Readonly<Record<string, ModelHandle>>;
+  close(): Promise<void>;
+}
+
+export interface ModelProvider {
+  /** Loads every model (key -> store tag); fails as a whole, releasing what it had loaded. */
+  open(models: ModelTags): Promise<OpenedModels>;
+}
+
+/** Anything that loads a stored model by tag, such as `Models` from src/models. */
+export interface ModelLoader {
+  load(tag: string): Promise<Model>;
+}
+
+/**
+ * Loads each model into this thread with the framework's runtime.
+ *
+ * A stop-gap: ONNX `run` blocks the event loop while it computes, so a busy model stalls every request.
+ * The worker-thread runner provider (src/runner) replaces this as the server's default.
+ */
+export class InProcessModelProvider implements ModelProvider {
+  /** `loader` defaults to the models API over the default store ($TIFFIN_HOME). */
+  constructor(private readonly loader?: ModelLoader) {}
+
+  private async resolveLoader(): Promise<ModelLoader> {
+    if (this.loader) return this.loader;
+    // Imported late so that defining a service does not load the store or any runtime.
+    const { Models } = await import('../models/index.ts');
+    return new Models();
+  }
+
+  async open(models: ModelTags): Promise<OpenedModels> {
+    const entries = Object.entries(models);
+    if (entries.length === 0) return { handles: {}, close: async () => {} };
+    const loader = await this.resolveLoader();
+    const results = await Promise.allSettled(entries.map(([, tag]) => loader.load(tag)));
+    const loaded = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed !== -1) {
+      await Promise.allSettled(loaded.map((m) => m.dispose()));
+      const [key, tag] = entries[failed]!;
+      const reason = (results[failed] as PromiseRejectedResult).reason;
+      if (reason instanceof TiffinError) throw new TiffinError(reason.code, `model "${key}" (${tag}): ${reason.message}`, { cause: reason, details: reason.details });
+      throw new TiffinError('MODEL_LOAD_FAILED', `model "${key}" (${tag}) failed to load: ${messageOf(reason)}`, { cause: reason });
+    }
+    const handles: Record<string, ModelHandle> = {};
+    entries.forEach(([key], i) => {
+      handles[key] = loaded[i]!;
+    });
+    return {
+      handles,
+      close: async () => {
+        await Promise.allSettled(loaded.map((m) => m.dispose()));
+      },
+    };
+  }
+}
