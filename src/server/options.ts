@@ -29,7 +29,7 @@ export interface ServerOptions {
   logger?: Logger;
   /** Level of the default logger: fatal, error, warn, info, debug, trace or silent. Default info. */
   logLevel?: string;
-  /** Where models come from. Default: loaded in this process from the local store. */
+  /** Where models run. Default: a RunnerPool per model (worker threads, batching) over the local store ($TIFFIN_HOME). */
   provider?: ModelProvider;
   /**
    * More routes beside the service's (for example the standard inference protocols), each registered in

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ModelTags } from '../service/context.ts';
-import { InProcessModelProvider } from '../service/model-provider.ts';
+import { RunnerModelProvider } from './runner-model-provider.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { AppContext } from './app-context.ts';
 import { buildApp } from './app.ts';
@@ -38,7 +38,7 @@ export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Se
   const resolved = resolveServerOptions(options);
   const log: Logger = resolved.logger ?? pino({ level: resolved.logLevel, name: svc.name });
   const general: Service<ModelTags, ApiMap> = svc;
-  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new InProcessModelProvider(), log);
+  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new RunnerModelProvider(), log);
   const app: AppContext = { svc: general, options: resolved, lifecycle, log, startedAt: Date.now() };
   const fastify = await buildApp(app);
   try {

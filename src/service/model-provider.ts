@@ -20,11 +20,41 @@ export interface ModelLoader {
   load(tag: string): Promise<Model>;
 }
 
+/** One opened model: what handlers call, and how to release it. */
+export interface OpenedModel {
+  handle: ModelHandle;
+  close(): Promise<void>;
+}
+
 /**
- * Loads each model into this thread with the framework's runtime.
- *
- * A stop-gap: ONNX `run` blocks the event loop while it computes, so a busy model stalls every request.
- * The worker-thread runner provider (src/runner) replaces this as the server's default.
+ * Opens every model of a service with `openOne`, all at once. Fails as a whole, naming the service's key and
+ * tag, and releases whatever had opened.
+ */
+export async function openAll(models: ModelTags, openOne: (tag: string) => Promise<OpenedModel>): Promise<OpenedModels> {
+  const entries = Object.entries(models);
+  const results = await Promise.allSettled(entries.map(([, tag]) => openOne(tag)));
+  const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const closeAll = async () => {
+    await Promise.allSettled(opened.map((m) => m.close()));
+  };
+  const failed = results.findIndex((r) => r.status === 'rejected');
+  if (failed !== -1) {
+    await closeAll();
+    const [key, tag] = entries[failed]!;
+    const reason = (results[failed] as PromiseRejectedResult).reason;
+    if (reason instanceof TiffinError) throw new TiffinError(reason.code, `model "${key}" (${tag}): ${reason.message}`, { cause: reason, details: reason.details });
+    throw new TiffinError('MODEL_LOAD_FAILED', `model "${key}" (${tag}) failed to load: ${messageOf(reason)}`, { cause: reason });
+  }
+  const handles: Record<string, ModelHandle> = {};
+  entries.forEach(([key], i) => {
+    handles[key] = (results[i] as PromiseFulfilledResult<OpenedModel>).value.handle;
+  });
+  return { handles, close: closeAll };
+}
+
+/**
+ * Loads each model into this thread with the framework's runtime. For tests and tools only: ONNX `run`
+ * blocks the event loop while it computes, so servers use runners (the default, see src/server).
  */
 export class InProcessModelProvider implements ModelProvider {
   /** `loader` defaults to the models API over the default store ($TIFFIN_HOME). */
@@ -38,28 +68,11 @@ export class InProcessModelProvider implements ModelProvider {
   }
 
   async open(models: ModelTags): Promise<OpenedModels> {
-    const entries = Object.entries(models);
-    if (entries.length === 0) return { handles: {}, close: async () => {} };
+    if (Object.keys(models).length === 0) return { handles: {}, close: async () => {} };
     const loader = await this.resolveLoader();
-    const results = await Promise.allSettled(entries.map(([, tag]) => loader.load(tag)));
-    const loaded = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.findIndex((r) => r.status === 'rejected');
-    if (failed !== -1) {
-      await Promise.allSettled(loaded.map((m) => m.dispose()));
-      const [key, tag] = entries[failed]!;
-      const reason = (results[failed] as PromiseRejectedResult).reason;
-      if (reason instanceof TiffinError) throw new TiffinError(reason.code, `model "${key}" (${tag}): ${reason.message}`, { cause: reason, details: reason.details });
-      throw new TiffinError('MODEL_LOAD_FAILED', `model "${key}" (${tag}) failed to load: ${messageOf(reason)}`, { cause: reason });
-    }
-    const handles: Record<string, ModelHandle> = {};
-    entries.forEach(([key], i) => {
-      handles[key] = loaded[i]!;
+    return openAll(models, async (tag) => {
+      const model = await loader.load(tag);
+      return { handle: model, close: () => model.dispose() };
     });
-    return {
-      handles,
-      close: async () => {
-        await Promise.allSettled(loaded.map((m) => m.dispose()));
-      },
-    };
   }
 }

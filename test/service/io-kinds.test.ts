@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { Models } from '../../src/models/index.ts';
 import { startServer, type RunningServer } from '../../src/server/index.ts';
-import { InProcessModelProvider } from '../../src/service/index.ts';
+import { RunnerModelProvider } from '../../src/server/index.ts';
 import { ModelStore } from '../../src/store/index.ts';
 import { demo } from './fixtures/demo-service.ts';
 import { ADDER_MODEL_DIR, errorOf, png, postJson } from './helpers.ts';
@@ -22,7 +22,7 @@ before(async () => {
   home = await mkdtemp(join(tmpdir(), 'tiffin-io-'));
   const models = new Models(new ModelStore(join(home, 'models')));
   await models.save('adder:1', ADDER_MODEL_DIR, { framework: 'custom' });
-  server = await startServer(demo, { port: 0, logLevel: 'silent', provider: new InProcessModelProvider(models) });
+  server = await startServer(demo, { port: 0, logLevel: 'silent', provider: new RunnerModelProvider({ storeRoot: models.store.root }) });
   await server.ready;
 });
 
