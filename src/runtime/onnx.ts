@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ModelManifest, Signature } from '../store/manifest.ts';
-import { assertTensor, isDType, shapeMatches, type Tensor, type TensorSpec, type Tensors } from './tensor.ts';
+import { isDType, type Tensor, type TensorSpec, type Tensors } from './tensor.ts';
+import { checkFeeds, checkOutputNames } from './check.ts';
 import type { CallOptions, LoadOptions, Model, PrepareInput, PreparedModel, Runtime, SessionOptions } from './types.ts';
 
 const require = createRequire(import.meta.url);
@@ -103,7 +104,6 @@ export class OnnxModel implements Model {
   readonly framework = 'onnx';
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  private readonly byName: Map<string, TensorSpec>;
 
   constructor(
     readonly tag: string,
@@ -112,35 +112,12 @@ export class OnnxModel implements Model {
   ) {
     this.inputs = specsOf(session.inputMetadata, 'input');
     this.outputs = specsOf(session.outputMetadata, 'output');
-    this.byName = new Map(this.inputs.map((s) => [s.name, s]));
-  }
-
-  /** Checks feeds against the model's inputs so a bad request gets a 400 that names the tensor, not an ORT trace. */
-  private check(feeds: Tensors): void {
-    for (const name of Object.keys(feeds)) {
-      if (!this.byName.has(name)) {
-        throw new TiffinError('TENSOR_INVALID', `unknown input "${name}"; the model's inputs are ${[...this.byName.keys()].join(', ')}`);
-      }
-    }
-    for (const spec of this.inputs) {
-      const t = feeds[spec.name];
-      if (!t) throw new TiffinError('TENSOR_INVALID', `missing input "${spec.name}" (${spec.dtype} [${spec.shape.join(', ')}])`);
-      assertTensor(t, `input "${spec.name}"`);
-      if (t.dtype !== spec.dtype) throw new TiffinError('TENSOR_INVALID', `input "${spec.name}" must be ${spec.dtype}, got ${t.dtype}`);
-      if (!shapeMatches(spec.shape, t.shape)) {
-        throw new TiffinError('TENSOR_INVALID', `input "${spec.name}" must have shape [${spec.shape.join(', ')}] (-1: any size), got [${t.shape.join(', ')}]`);
-      }
-    }
   }
 
   async run(feeds: Tensors, options: CallOptions = {}): Promise<Tensors> {
-    this.check(feeds);
+    checkFeeds(this.inputs, feeds, this.tag);
     const wanted = options.outputs ?? this.outputs.map((o) => o.name);
-    for (const name of wanted) {
-      if (!this.outputs.some((o) => o.name === name)) {
-        throw new TiffinError('TENSOR_INVALID', `unknown output "${name}"; the model's outputs are ${this.outputs.map((o) => o.name).join(', ')}`);
-      }
-    }
+    checkOutputNames(this.outputs, wanted, this.tag);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(t);
     let results: ort.InferenceSession.ReturnType;
