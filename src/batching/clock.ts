@@ -6,6 +6,11 @@ export interface Clock {
   now(): number;
   /** Calls `fn` once after `ms` milliseconds; returns a function that cancels the call. */
   setTimer(ms: number, fn: () => void): () => void;
+  /**
+   * Calls `fn` once the current event-loop turn has handled its I/O (setImmediate). Without it the
+   * dispatcher decides at once, as a test clock wants.
+   */
+  defer?(fn: () => void): void;
 }
 
 export const systemClock: Clock = {
@@ -13,5 +18,8 @@ export const systemClock: Clock = {
   setTimer(ms, fn) {
     const timer = setTimeout(fn, Math.max(0, ms));
     return () => clearTimeout(timer);
+  },
+  defer(fn) {
+    setImmediate(fn);
   },
 };

@@ -99,6 +99,19 @@ function outcome<T>(p: Promise<T>): { value?: T; error?: TiffinError; done: bool
   return o;
 }
 
+/** A fake clock whose event-loop turn ends when the test says so (the system clock defers with setImmediate). */
+class TurnClock extends FakeClock {
+  private deferred: (() => void)[] = [];
+
+  defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+
+  endTurn(): void {
+    for (const fn of this.deferred.splice(0)) fn();
+  }
+}
+
 describe('BatchDispatcher decisions', () => {
   it('dispatches at once when a replica is idle: a lone request never waits for a window', async () => {
     const { clock, target, dispatcher, batches } = setup({ maxLatencyMs: 50, cost: () => 2 });
@@ -111,6 +124,23 @@ describe('BatchDispatcher decisions', () => {
       assert.deepEqual(r.value, [i * 10]);
     }
     assert.deepEqual(batches.map((b) => [b.reason, b.rows, b.queueWaitMs[0]]), Array(5).fill(['idle', 1, 0]));
+  });
+
+  it('decides once the event-loop turn has read every request: requests that arrive together share the idle replicas', async () => {
+    const clock = new TurnClock();
+    const target = new FakeReplicas(clock, 2, () => 2);
+    const dispatcher = new BatchDispatcher<Items, Items>(target, rowCodec(0) as BatchCodec<Items, Items>, { name: 'm:1.run', clock });
+    const together = Array.from({ length: 5 }, (_, i) => outcome(dispatcher.submit([i])));
+    assert.equal(target.runs.length, 0, 'nothing sent before the turn has read every request');
+    clock.endTurn();
+    assert.deepEqual(target.runs.map((r) => r.input), [[0, 1, 2], [3, 4]], 'shared by the idle replicas, not the first request alone');
+    await clock.advance(2);
+    assert.ok(together.every((r, i) => r.value?.[0] === i * 10));
+    const lone = outcome(dispatcher.submit([7]));
+    clock.endTurn();
+    assert.equal(target.runs.at(-1)!.startedAt, clock.now(), 'a lone request leaves in its own turn');
+    await clock.advance(2);
+    assert.deepEqual(lone.value, [70]);
   });
 
   it('fills batches under load, one queued behind the running one, and sends a full batch without waiting', async () => {

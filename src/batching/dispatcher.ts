@@ -76,6 +76,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   private readonly flights = new Set<Batch<I, O>>();
   private readonly unsubscribe: () => void;
   private pumping = false;
+  private pumpDeferred = false;
   private cancelWake: (() => void) | undefined;
   private wakeAt: number | undefined;
   private batchSeq = 0;
@@ -163,6 +164,22 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
         req.signal.addEventListener('abort', req.onAbort, { once: true });
       }
       this.queue.push(req);
+      this.pumpSoon();
+    });
+  }
+
+  /**
+   * Decides once this event-loop turn has read every request that came in with this one: under load,
+   * one turn parses many sockets' requests, and deciding on the first would send it alone to an idle
+   * replica and the rest after it (with 64 connections, batches of 13 rows on average instead of 19,
+   * and 10-20% fewer requests per second). A lone request still leaves in the same turn.
+   */
+  private pumpSoon(): void {
+    if (!this.clock.defer) return this.pump();
+    if (this.pumpDeferred) return;
+    this.pumpDeferred = true;
+    this.clock.defer(() => {
+      this.pumpDeferred = false;
       this.pump();
     });
   }
@@ -225,7 +242,10 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
 
   private dispatch(reason: DispatchReason): void {
     const now = this.clock.now();
-    const parts = this.queue.take(this.maxBatchSize) as BatchPart<I, O>[];
+    // Rows found waiting by several idle replicas are shared among them, to run side by side.
+    const idle = reason === 'idle' ? this.target.idleReplicas() : 1;
+    const room = idle > 1 ? Math.min(this.maxBatchSize, Math.ceil(this.queue.rows / idle)) : this.maxBatchSize;
+    const parts = this.queue.take(room) as BatchPart<I, O>[];
     const first = parts[0];
     if (!first) return;
     let rows = 0;

@@ -60,6 +60,14 @@ describe('RunnerPool', () => {
     assert.ok(s.methods.run!.batches.total < sizes.length, `batched: ${JSON.stringify(s.methods.run!.batches)}`);
   });
 
+  it('sends calls made one at a time to the replica that was active last, whose thread is awake', async () => {
+    const served = () => batched.replicas.map((r) => r!.served);
+    const before = served();
+    for (let i = 0; i < 10; i++) await batched.run(rows(1, i));
+    const sequential = served().map((n, i) => n - before[i]!);
+    assert.deepEqual([...sequential].sort((a, b) => a - b), [0, 10], `calls per replica: ${sequential}`);
+  });
+
   it('serves a method that is not batchable through the same call', async () => {
     assert.equal(single.signatures.run?.batchable, false);
     const outs = await Promise.all([1, 2, 3].map((n) => single.run(rows(n, n))));

@@ -1,0 +1,218 @@
+// The runners/batching benchmark: HTTP servers, same model, same load, same machine, one at a
+// time, each in its own process, with autocannon in this one:
+//   (a) naive: fastify calling session.run per request on the event loop, with its best thread setting;
+//   (b) micro-batcher: a minimal hand-written one (2 ms or 32 rows, one worker thread), the stack's ceiling;
+//   (c) tiffin: `tiffin serve` on a service file, with its defaults;
+//   (d) runner only, a diagnostic: Tiffin's runner behind a bare fastify route, to split the gap between
+//       (b) and (c) into the runner's share and the share of the server and service layers above it.
+// The model is an MLP 256 -> 1024 -> 1024 -> 10; a request is one row of 256 floats as JSON. (a), (c)
+// and (d) are measured again at one connection, where batching must cost nothing, and the model's own limit
+// (in-process session.run by batch size) shows how close the whole HTTP path comes to it.
+//
+// Run: npm run bench -- batching   (or: npx tsx bench/batching.ts)
+// Env: BENCH_DURATION seconds per measured run (20), BENCH_CONNECTIONS (64), BENCH_PROBE seconds per
+//      thread-setting probe (3), BENCH_WARMUP seconds of unmeasured load before each run (2),
+//      BENCH_STRICT=1 to exit 1 when a target is missed. Results: the tables below, and bench/out/batching-*.json.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Models } from '../src/models/index.ts';
+import { ModelStore } from '../src/store/index.ts';
+import { microSpec, naiveSpec, runnerOnlySpec, tiffinSpec, withServer, type Setup } from './lib/cases.ts';
+import { load, type LoadResult } from './lib/load.ts';
+import { MODEL_NAME, requestBody, writeBenchModel } from './lib/model.ts';
+import { expectedOutput, rawThroughput, type RawPoint } from './lib/raw-throughput.ts';
+import { cpuSeconds, type RunningServer, type ServerSpec } from './lib/server-process.ts';
+import { fixed, markdownTable } from './lib/table.ts';
+
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const PROBE_S = Number(process.env.BENCH_PROBE ?? 3);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
+const RAW_BATCHES = [1, 8, 32, 64, 128];
+const RAW_MS = 400;
+
+const CORES = availableParallelism();
+const THREAD_CHOICES = [...new Set([1, Math.min(2, CORES), CORES])];
+
+type CaseName = 'naive' | 'micro-batcher' | 'tiffin' | 'runner only';
+
+interface Measured {
+  case: CaseName;
+  /** Intra-op threads of the case's session (Tiffin: its default of one per replica). */
+  threads: number | undefined;
+  load: LoadResult;
+  /** Cores the server process kept busy (CPU seconds over wall seconds), every thread included. */
+  serverCores: number | undefined;
+  /** Server CPU per answered request, in microseconds: every thread, and the main thread alone. */
+  cpuUsPerRequest: number | undefined;
+  mainThreadUsPerRequest: number | undefined;
+}
+
+type CaseInfo = Pick<Measured, 'case' | 'threads'>;
+
+/**
+ * Warms up, then loads the server and reads its CPU use before and after. CPU per request is steadier
+ * than req/s on a shared machine: it shows what each server costs even when neighbours take cores.
+ */
+async function measure(setup: Setup, server: RunningServer, what: CaseInfo, connections: number, seconds: number): Promise<Measured> {
+  if (WARMUP_S > 0) await load(`${server.url}/predict`, setup.body, connections, WARMUP_S);
+  const before = [cpuSeconds(server.pid), cpuSeconds(server.pid, 'main-thread')];
+  const result = await load(`${server.url}/predict`, setup.body, connections, seconds);
+  const after = [cpuSeconds(server.pid), cpuSeconds(server.pid, 'main-thread')];
+  const answered = result.rps * result.seconds;
+  const used = (i: number) => (before[i] === undefined || after[i] === undefined ? undefined : after[i]! - before[i]!);
+  const perRequest = (cpu: number | undefined) => (cpu === undefined || answered === 0 ? undefined : (cpu * 1e6) / answered);
+  const cpu = used(0);
+  return {
+    ...what,
+    load: result,
+    serverCores: cpu === undefined ? undefined : cpu / result.seconds,
+    cpuUsPerRequest: perRequest(cpu),
+    mainThreadUsPerRequest: perRequest(used(1)),
+  };
+}
+
+interface Probe {
+  case: CaseName;
+  threads: number;
+  connections: number;
+  rps: number;
+}
+
+/** Short runs of each thread setting at each connection count; the best setting per count is measured. */
+async function probeThreads(setup: Setup, name: CaseName, spec: (threads: number) => ServerSpec, connectionCounts: number[]): Promise<Probe[]> {
+  const probes: Probe[] = [];
+  for (const threads of THREAD_CHOICES) {
+    await withServer(setup, spec(threads), async (server) => {
+      for (const connections of connectionCounts) {
+        await load(`${server.url}/predict`, setup.body, connections, 1);
+        const { rps } = await load(`${server.url}/predict`, setup.body, connections, PROBE_S);
+        probes.push({ case: name, threads, connections, rps });
+        console.log(`  probe ${name}, ${threads} thread(s), ${connections} connection(s): ${rps.toFixed(0)} req/s`);
+      }
+    });
+  }
+  return probes;
+}
+
+function bestThreads(probes: Probe[], connections: number): number {
+  const at = probes.filter((p) => p.connections === connections);
+  return at.reduce((a, b) => (b.rps > a.rps ? b : a)).threads;
+}
+
+async function prepare(): Promise<Setup> {
+  const dir = await mkdtemp(join(tmpdir(), 'tiffin-bench-batching-'));
+  const modelPath = await writeBenchModel(dir);
+  const tiffinHome = join(dir, 'home');
+  await new Models(new ModelStore(join(tiffinHome, 'models'))).save(`${MODEL_NAME}:1`, modelPath, { framework: 'onnx', batchable: true });
+  return { dir, modelPath, tiffinHome, body: requestBody(), expected: await expectedOutput(modelPath) };
+}
+
+interface Target {
+  what: string;
+  value: number;
+  target: string;
+  pass: boolean;
+}
+
+/** The measured runs; the names ending in 1 are at one connection. */
+type Results = Record<'naive' | 'naive1' | 'micro' | 'tiffin' | 'tiffin1' | 'runner' | 'runner1', Measured>;
+
+function target(what: string, value: number, op: '>=' | '<=', bound: number): Target {
+  return { what, value, target: `${op} ${bound}`, pass: op === '>=' ? value >= bound : value <= bound };
+}
+
+/** The issue's targets. */
+function targetsOf(r: Results): Target[] {
+  const ratio = (a: Measured, b: Measured) => a.load.rps / b.load.rps;
+  return [
+    target(`Tiffin / naive throughput, ${CONNECTIONS} connections`, ratio(r.tiffin, r.naive), '>=', 5),
+    target(`Tiffin / micro-batcher throughput, ${CONNECTIONS} connections`, ratio(r.tiffin, r.micro), '>=', 0.9),
+    target(`Tiffin p99 latency (ms), ${CONNECTIONS} connections`, r.tiffin.load.p99Ms, '<=', 10),
+    target('Tiffin / naive throughput, 1 connection', ratio(r.tiffin1, r.naive1), '>=', 0.8),
+  ];
+}
+
+/** The thread probes, then every measured run, one server process at a time. */
+async function measureServers(setup: Setup): Promise<{ results: Results; probes: Probe[] }> {
+  console.log('\nThread settings');
+  const naiveProbes = await probeThreads(setup, 'naive', (n) => naiveSpec(setup, n), [CONNECTIONS, 1]);
+  const microProbes = await probeThreads(setup, 'micro-batcher', (n) => microSpec(setup, n), [CONNECTIONS]);
+  const naiveThreads = bestThreads(naiveProbes, CONNECTIONS);
+  const naive1Threads = bestThreads(naiveProbes, 1);
+  const microThreads = bestThreads(microProbes, CONNECTIONS);
+
+  console.log('\nMeasuring');
+  const [naive, naiveOne] = await withServer(setup, naiveSpec(setup, naiveThreads), async (s) => [
+    await measure(setup, s, { case: 'naive', threads: naiveThreads }, CONNECTIONS, DURATION_S),
+    naive1Threads === naiveThreads ? await measure(setup, s, { case: 'naive', threads: naiveThreads }, 1, DURATION_S) : undefined,
+  ] as const);
+  const naive1 = naiveOne ?? await withServer(setup, naiveSpec(setup, naive1Threads), (s) => measure(setup, s, { case: 'naive', threads: naive1Threads }, 1, DURATION_S));
+  const micro = await withServer(setup, microSpec(setup, microThreads), (s) => measure(setup, s, { case: 'micro-batcher', threads: microThreads }, CONNECTIONS, DURATION_S));
+  const both = (spec: ServerSpec, what: CaseInfo) => withServer(setup, spec, async (s) => [
+    await measure(setup, s, what, CONNECTIONS, DURATION_S),
+    await measure(setup, s, what, 1, DURATION_S),
+  ] as const);
+  const [tiffin, tiffin1] = await both(tiffinSpec(setup), { case: 'tiffin', threads: undefined });
+  const [runner, runner1] = await both(runnerOnlySpec(setup), { case: 'runner only', threads: undefined });
+  return { results: { naive, naive1, micro, tiffin, tiffin1, runner, runner1 }, probes: [...naiveProbes, ...microProbes] };
+}
+
+function printResults(r: Results, targets: Target[], rawBest: RawPoint): void {
+  const rows = [r.naive, r.micro, r.tiffin, r.runner, r.naive1, r.tiffin1, r.runner1];
+  console.log();
+  console.log(markdownTable(
+    ['server', 'connections', 'threads', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'errors', 'non-2xx', 'server cores', 'CPU µs/req', 'main thread µs/req', 'autocannon µs/req'],
+    rows.map((m) => [
+      m.case, String(m.load.connections), m.threads === undefined ? 'default' : String(m.threads), fixed(m.load.rps, 0),
+      fixed(m.load.p50Ms, 2), fixed(m.load.p90Ms, 2), fixed(m.load.p99Ms, 2), String(m.load.errors), String(m.load.non2xx),
+      fixed(m.serverCores, 2), fixed(m.cpuUsPerRequest, 0), fixed(m.mainThreadUsPerRequest, 0), fixed(m.load.clientCpuUsPerRequest, 0),
+    ]),
+  ));
+  console.log();
+  console.log(markdownTable(['target', 'measured', 'wanted', ''], targets.map((t) => [t.what, fixed(t.value, 2), t.target, t.pass ? 'PASS' : 'FAIL'])));
+  const fraction = r.tiffin.load.rps / rawBest.rowsPerSecond;
+  console.log(`\nTiffin at ${CONNECTIONS} connections serves ${r.tiffin.load.rps.toFixed(0)} rows/s: ${(fraction * 100).toFixed(0)}% of the best in-process session.run (${rawBest.rowsPerSecond.toFixed(0)} rows/s at batch ${rawBest.batch}, ${rawBest.threads} thread(s))`);
+  // The event loop is what saturates first; its CPU per request splits the gap to (b) between layers.
+  const main = (m: Measured) => m.mainThreadUsPerRequest ?? NaN;
+  console.log(`Event-loop CPU per request at ${CONNECTIONS} connections: micro-batcher ${fixed(main(r.micro), 0)} µs, runner only ${fixed(main(r.runner), 0)} µs, tiffin ${fixed(main(r.tiffin), 0)} µs`
+    + ` (runner over the minimal batcher: ${fixed(main(r.runner) - main(r.micro), 0)} µs; Tiffin's server and service layers: ${fixed(main(r.tiffin) - main(r.runner), 0)} µs)`);
+}
+
+async function main(): Promise<void> {
+  const load0 = loadavg();
+  console.log(`Node ${process.version}, ${CORES} cores (${cpus()[0]?.model ?? 'unknown CPU'}), load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`MLP 256-1024-1024-10, one row of 256 floats per request as JSON; ${DURATION_S} s per run after ${WARMUP_S} s of warm-up, ${CONNECTIONS} connections\n`);
+  const setup = await prepare();
+  try {
+    const raw: RawPoint[] = [];
+    for (const threads of THREAD_CHOICES) raw.push(...(await rawThroughput(setup.modelPath, threads, RAW_BATCHES, RAW_MS)));
+    console.log('In-process session.run (the model\'s limit)');
+    console.log(markdownTable(['threads', 'batch', 'rows/s', 'ms per run'], raw.map((p) => [String(p.threads), String(p.batch), fixed(p.rowsPerSecond, 0), fixed(p.runMs, 2)])));
+    const rawBest = raw.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+
+    const { results, probes } = await measureServers(setup);
+    const targets = targetsOf(results);
+    printResults(results, targets, rawBest);
+    const load1 = loadavg();
+    console.log(`load average at the end: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
+
+    const outDir = fileURLToPath(new URL('./out/', import.meta.url));
+    await mkdir(outDir, { recursive: true });
+    const file = join(outDir, `batching-${new Date().toISOString().replaceAll(':', '-')}.json`);
+    await writeFile(file, JSON.stringify({
+      date: new Date().toISOString(), node: process.version, cores: CORES, cpu: cpus()[0]?.model,
+      loadAverage: { start: load0, end: load1 },
+      settings: { durationS: DURATION_S, connections: CONNECTIONS, probeS: PROBE_S, warmupS: WARMUP_S },
+      raw, rawBest, probes, results, targets, tiffinFractionOfRaw: results.tiffin.load.rps / rawBest.rowsPerSecond,
+    }, null, 2) + '\n');
+    console.log(`results written to ${file}`);
+    if (process.env.BENCH_STRICT === '1' && targets.some((t) => !t.pass)) process.exitCode = 1;
+  } finally {
+    await rm(setup.dir, { recursive: true, force: true });
+  }
+}
+
+await main();

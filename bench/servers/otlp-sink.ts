@@ -1,0 +1,28 @@
+// A stand-in OpenTelemetry collector for the telemetry-cost benchmark: accepts OTLP/HTTP JSON trace exports,
+// counts the spans, and answers GET /count with the total (GET /readyz for the benchmark's start-up check).
+// It runs in its own process, so its parsing never competes with the server under test's event loop.
+import { createServer } from 'node:http';
+
+let spans = 0;
+let exports = 0;
+
+const server = createServer((req, res) => {
+  if (req.method === 'GET') {
+    res.setHeader('content-type', 'application/json');
+    return res.end(req.url === '/count' ? JSON.stringify({ spans, exports }) : '{}');
+  }
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    try {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+      for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
+      exports++;
+    } catch {
+      // Not JSON: count nothing, answer as a collector would.
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end('{}');
+  });
+});
+server.listen(Number(process.env.PORT), '127.0.0.1');
