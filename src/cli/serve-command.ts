@@ -2,13 +2,14 @@
 // serves it, and shuts down gracefully on SIGTERM/SIGINT (exit 0). `--reload` supervises a child instead.
 import { dirname, relative, resolve } from 'node:path';
 import { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
 import { TiffinError } from '../errors/index.ts';
 import { startServer, type RunningServer } from '../server/index.ts';
 import { serveModels, serveModelsOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
+import { Telemetry } from '../telemetry/index.ts';
 import { loadServiceModule } from './load-service.ts';
 import { reportError } from './output.ts';
 import { RELOAD_CHILD_ENV, superviseWithReload } from './reload.ts';
@@ -20,6 +21,7 @@ interface ServeFlags {
   config?: string;
   development?: boolean;
   logLevel?: string;
+  logFormat?: string;
   models?: string;
   grpcPort?: string;
   grpc?: boolean;
@@ -35,19 +37,31 @@ function overridesFrom(flags: ServeFlags): ConfigOverride[] {
     { key: 'server.host', value: flags.host, source: '--host' },
     { key: 'server.development', value: flags.development, source: '--development' },
     { key: 'logging.level', value: flags.logLevel, source: '--log-level' },
+    { key: 'logging.format', value: flags.logFormat, source: '--log-format' },
     { key: 'models', value: flags.models, source: '--models' },
     { key: 'protocols.grpc.port', value: flags.grpcPort, source: '--grpc-port' },
     { key: 'protocols.grpc.enabled', value: flags.grpc === false ? false : undefined, source: '--no-grpc' },
   ];
 }
 
-function makeLogger(config: TiffinConfig, name: string): Logger {
+/** Logger, metrics, tracing and prediction logs from the logging, metrics, tracing and monitoring sections. */
+function makeTelemetry(config: TiffinConfig, service: string, version?: string): Telemetry {
   const pretty = config.logging.format === 'pretty' || (config.server.development && Boolean(process.stdout.isTTY));
-  return pino({
-    name,
-    level: config.logging.level,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: Boolean(process.stdout.isTTY) } } } : {}),
+  return new Telemetry({
+    service,
+    ...(version !== undefined ? { version } : {}),
+    config: { ...config.telemetry, logging: { ...config.telemetry.logging, level: config.logging.level, format: pretty ? 'pretty' : 'json' } },
   });
+}
+
+/** The server, then telemetry (spans and prediction logs are flushed last). */
+function closing(server: { close(): Promise<void> }, telemetry: Telemetry): { close(): Promise<void> } {
+  return {
+    close: async () => {
+      await server.close();
+      await telemetry.close();
+    },
+  };
 }
 
 function printBanner(svc: Service<ModelTags, ApiMap>, server: RunningServer, file: string, config: TiffinConfig): void {
@@ -109,15 +123,16 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
     process.exit(0);
   }
   const svc = await loadServiceModule(serviceFile);
-  const log = makeLogger(config, svc.name);
+  const telemetry = makeTelemetry(config, svc.name, svc.version);
+  const log = telemetry.logger;
   if (wantsModelServer(config, svc)) {
     // The service's models join the model repository, so the protocol routes serve them too. They load in
     // this process, as the server's default provider does, until runners load custom TypeScript models.
-    const served = await serveModels({ ...serveModelsOptions(config, { logger: log, service: svc }) });
-    exitOnSignals(served, log);
+    const served = await serveModels({ ...serveModelsOptions(config, { telemetry, service: svc }) });
+    exitOnSignals(closing(served, telemetry), log);
     printBanner(svc, served.http, serviceFile, config);
     printModelServing(served, config);
-    await awaitReady(served.http, served);
+    await awaitReady(served.http, closing(served, telemetry));
     return;
   }
   const { server: s } = config;
@@ -130,10 +145,11 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
     docs: s.docs,
     cors: s.cors,
     logger: log,
+    telemetry,
   });
-  exitOnSignals(server, log);
+  exitOnSignals(closing(server, telemetry), log);
   printBanner(svc, server, serviceFile, config);
-  await awaitReady(server, server);
+  await awaitReady(server, closing(server, telemetry));
 }
 
 /** Waits for startup; on failure reports it, shuts down and exits 1. */
@@ -152,11 +168,12 @@ async function awaitReady(server: RunningServer, closer: { close(): Promise<void
 
 /** Zero-code serving: the configured store models over the standard protocols, no service module. */
 async function serveStoreModels(config: TiffinConfig): Promise<void> {
-  const log = makeLogger(config, 'tiffin-models');
-  const served = await serveModels(serveModelsOptions(config, { logger: log }));
-  exitOnSignals(served, log);
+  const telemetry = makeTelemetry(config, 'tiffin-models');
+  const log = telemetry.logger;
+  const served = await serveModels(serveModelsOptions(config, { telemetry }));
+  exitOnSignals(closing(served, telemetry), log);
   printModelServing(served, config);
-  await awaitReady(served.http, served);
+  await awaitReady(served.http, closing(served, telemetry));
 }
 
 export function serveCommand(): Command {
@@ -169,10 +186,11 @@ export function serveCommand(): Command {
     .option('-c, --config <file>', 'config file (default ./tiffin.yaml when present)')
     .option('--development', 'development mode: handler errors and stacks in 500 responses, pretty logs')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--log-format <format>', 'json (default: one object per line) or pretty (readable lines, for development)')
     .option('--models <tags>', 'serve store models with no code, e.g. iris,ocr_det:3 (name: newest version; name:version: that one)')
     .option('--grpc-port <port>', 'port of the KServe V2 gRPC server (default 8001)')
     .option('--no-grpc', 'do not start the gRPC server')
-    .addHelpText('after', '\nEnvironment: TIFFIN_PORT, TIFFIN_HOST, TIFFIN_MAX_BODY_SIZE, TIFFIN_SHUTDOWN_GRACE_MS, TIFFIN_DEVELOPMENT,\nTIFFIN_DOCS, TIFFIN_CORS_ORIGINS, TIFFIN_CORS_CREDENTIALS, TIFFIN_LOG_LEVEL, TIFFIN_LOG_FORMAT, TIFFIN_MODELS,\nTIFFIN_PROTOCOLS, TIFFIN_GRPC_ENABLED, TIFFIN_GRPC_PORT, TIFFIN_GRPC_HOST, TIFFIN_POLL_INTERVAL (flags win over env, env over tiffin.yaml).')
+    .addHelpText('after', '\nEnvironment: TIFFIN_PORT, TIFFIN_HOST, TIFFIN_MAX_BODY_SIZE, TIFFIN_SHUTDOWN_GRACE_MS, TIFFIN_DEVELOPMENT,\nTIFFIN_DOCS, TIFFIN_CORS_ORIGINS, TIFFIN_CORS_CREDENTIALS, TIFFIN_LOG_LEVEL, TIFFIN_LOG_FORMAT, TIFFIN_MODELS,\nTIFFIN_PROTOCOLS, TIFFIN_GRPC_ENABLED, TIFFIN_GRPC_PORT, TIFFIN_GRPC_HOST, TIFFIN_POLL_INTERVAL, TIFFIN_ACCESS_LOG,\nTIFFIN_METRICS_ENABLED, TIFFIN_METRICS_PATH, TIFFIN_TRACING_ENABLED, TIFFIN_MONITORING_DIR, TIFFIN_MONITORING_SAMPLE_RATE\n(flags win over env, env over tiffin.yaml). Tracing follows OTEL_* (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...).')
     .action(async (file: string | undefined, flags: ServeFlags) => {
       try {
         await serve(file, flags);

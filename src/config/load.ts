@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ServedModelConfig } from '../repository/types.ts';
+import type { TelemetrySections } from '../telemetry/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
 export const CONFIG_FILE_NAMES = ['tiffin.yaml', 'tiffin.yml'] as const;
@@ -29,6 +30,13 @@ export const ENV_VARS = {
   TIFFIN_GRPC_PORT: 'protocols.grpc.port',
   TIFFIN_GRPC_HOST: 'protocols.grpc.host',
   TIFFIN_POLL_INTERVAL: 'repository.pollInterval',
+  TIFFIN_ACCESS_LOG: 'logging.accessLog',
+  TIFFIN_METRICS_ENABLED: 'metrics.enabled',
+  TIFFIN_METRICS_PATH: 'metrics.path',
+  TIFFIN_TRACING_ENABLED: 'tracing.enabled',
+  TIFFIN_MAX_TRACES_PER_SECOND: 'tracing.maxTracesPerSecond',
+  TIFFIN_MONITORING_DIR: 'monitoring.dir',
+  TIFFIN_MONITORING_SAMPLE_RATE: 'monitoring.sampleRate',
 } as const;
 
 export interface TiffinConfig {
@@ -54,6 +62,8 @@ export interface TiffinConfig {
     grpc: { enabled: boolean; port: number; host: string | undefined };
   };
   repository: { pollIntervalMs: number; drainTimeoutMs: number; strictReadiness: boolean };
+  /** The metrics, tracing and monitoring sections and the access-log keys, as given: Telemetry fills in its defaults. */
+  telemetry: TelemetrySections;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -62,6 +72,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   models: [],
   protocols: { rest: [...REST_PROTOCOLS], grpc: { enabled: true, port: 8001, host: undefined } },
   repository: { pollIntervalMs: 2000, drainTimeoutMs: 30_000, strictReadiness: true },
+  telemetry: {},
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -258,6 +269,12 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       pollIntervalMs: merged.repository?.pollInterval ?? DEFAULT_CONFIG.repository.pollIntervalMs,
       drainTimeoutMs: merged.repository?.drainTimeout ?? DEFAULT_CONFIG.repository.drainTimeoutMs,
       strictReadiness: merged.repository?.strictReadiness ?? DEFAULT_CONFIG.repository.strictReadiness,
+    },
+    telemetry: {
+      metrics: merged.metrics,
+      logging: { accessLog: merged.logging?.accessLog, quietPaths: merged.logging?.quietPaths },
+      tracing: merged.tracing,
+      monitoring: merged.monitoring,
     },
   };
 }

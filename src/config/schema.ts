@@ -2,6 +2,7 @@
 // Later sections (models:, runners:, batching:) are added to `configFileSchema` beside `server` and `logging`.
 import { z } from 'zod';
 import { modelsSectionSchema } from '../repository/model-config.ts';
+import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /** Strings from env vars and flags become numbers where the text is a number. */
@@ -59,6 +60,8 @@ export const serverSectionSchema = z.strictObject({
 export const loggingSectionSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
   format: z.enum(['json', 'pretty'], { error: 'expected json or pretty' }).optional(),
+  /** accessLog, quietPaths: owned by telemetry. */
+  ...accessLogKeys,
 });
 
 /** The HTTP inference protocols the server can mount (KServe V2 under /v2, TF Serving under /v1, TorchServe). */
@@ -101,6 +104,10 @@ export const configFileSchema = z.strictObject({
   models: modelsSectionSchema.optional(),
   protocols: protocolsSectionSchema.optional(),
   repository: repositorySectionSchema.optional(),
+  /** Prometheus metrics, tracing and prediction logs (src/telemetry/config.ts). */
+  metrics: metricsSectionSchema.optional(),
+  tracing: tracingSectionSchema.optional(),
+  monitoring: monitoringSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

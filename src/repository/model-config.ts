@@ -28,10 +28,17 @@ const batchingSchema = z.strictObject({
   maxLatencyMs: z.number().min(0).optional(),
 });
 
+/** Prediction logging of every call (src/telemetry): true, or the stream name and a sample rate of its own. */
+const monitorSchema = z.union([
+  z.boolean(),
+  z.strictObject({ stream: z.string().min(1).optional(), sampleRate: z.number().min(0).max(1).optional() }),
+]);
+
 const entryFields = {
   versions: versionPolicySchema.optional(),
   labels: z.record(z.string(), versionName).optional(),
   batching: batchingSchema.optional(),
+  monitor: monitorSchema.optional(),
 };
 
 /** One entry of `models:`: a tag (`iris`, `ocr_det:3`) or an object with a name. */
@@ -116,5 +123,6 @@ function dropUndefined(c: ServedModelConfig): ServedModelConfig {
   if (c.versions !== undefined) out.versions = c.versions;
   if (c.labels !== undefined) out.labels = c.labels;
   if (c.batching !== undefined) out.batching = c.batching;
+  if (c.monitor !== undefined) out.monitor = c.monitor;
   return out;
 }

@@ -2,6 +2,7 @@
 // what the index reports about each version.
 import type { ModelHandle } from '../runtime/types.ts';
 import type { ModelManifest } from '../store/manifest.ts';
+import type { ModelMonitorConfig } from '../telemetry/index.ts';
 import type { VersionPolicy } from './version-policy.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface ServedModelConfig {
   /** Label → version (for example stable, canary). Labelled versions are served whatever the policy says. */
   labels?: Record<string, string>;
   batching?: ModelBatchingConfig;
+  /** Log every call's inputs and outputs to a prediction stream (needs `monitoring.dir`); see docs/observability.md. */
+  monitor?: ModelMonitorConfig;
 }
 
 /** A loaded version: callable like any model handle, and closed when the version is retired. */

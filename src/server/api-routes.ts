@@ -6,6 +6,7 @@ import type { ModelTags, RequestContext } from '../service/context.ts';
 import { checkMediaType, invokeApi } from '../service/invoke.ts';
 import { parseContentType } from '../service/media-type.ts';
 import type { ApiDefinition } from '../service/service.ts';
+import { NO_REQUEST_TRACE, requestTelemetry, type HandlerTelemetry } from '../telemetry/index.ts';
 import type { AppContext } from './app-context.ts';
 import { errorBody, toTiffinError } from './error-reply.ts';
 import { sendEventStream } from './event-stream.ts';
@@ -30,11 +31,12 @@ function trackRequest(app: AppContext, request: FastifyRequest, reply: FastifyRe
 
 function contextFor(app: AppContext, api: ApiDefinition, request: FastifyRequest, headers: RequestContext<ModelTags>['headers'], signal: AbortSignal, log: Logger) {
   const state = { status: 200, headers: {} as Record<string, string> };
+  const telemetry: HandlerTelemetry = app.telemetry.forHandler(request.id, requestTelemetry(request)?.trace ?? NO_REQUEST_TRACE);
   const ctx: RequestContext<ModelTags> = {
     requestId: request.id,
     api: api.name,
     headers,
-    models: app.lifecycle.models,
+    models: telemetry.models(app.lifecycle.models),
     signal,
     log,
     setStatus(code: number) {
@@ -44,8 +46,14 @@ function contextFor(app: AppContext, api: ApiDefinition, request: FastifyRequest
     setHeader(name: string, value: string) {
       state.headers[name.toLowerCase()] = value;
     },
+    metrics: telemetry.metrics,
+    monitor: (name: string) => telemetry.monitor(name),
+    get fetch() {
+      return telemetry.fetch;
+    },
+    traceId: telemetry.traceId,
   };
-  return { ctx, state };
+  return { ctx, state, telemetry };
 }
 
 export function registerApiRoutes(fastify: FastifyInstance, app: AppContext): void {
@@ -61,8 +69,13 @@ export function registerApiRoutes(fastify: FastifyInstance, app: AppContext): vo
         const signal = controllers.get(request)?.signal ?? new AbortController().signal;
         const payload = await readPayload(request, app.options.maxBodySize);
         const log = app.log.child({ reqId: request.id, api: api.name });
-        const { ctx, state } = contextFor(app, api, request, payload.headers, signal, log);
-        const result = await invokeApi(api, payload, ctx, { accept: request.headers.accept });
+        const { ctx, state, telemetry } = contextFor(app, api, request, payload.headers, signal, log);
+        let result: Awaited<ReturnType<typeof invokeApi>>;
+        try {
+          result = await invokeApi(api, payload, ctx, { accept: request.headers.accept });
+        } finally {
+          telemetry.end(); // commits the request's prediction records, whatever the outcome
+        }
         reply.status(state.status);
         for (const [name, value] of Object.entries(state.headers)) reply.header(name, value);
         if (result.type === 'events') {

@@ -1,6 +1,7 @@
 // What every part of the HTTP app shares: the service, the resolved options, its lifecycle and logger.
 import type { Logger } from 'pino';
 import type { ModelTags } from '../service/context.ts';
+import type { Telemetry } from '../telemetry/index.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { ServiceLifecycle } from './lifecycle.ts';
 import type { ResolvedServerOptions } from './options.ts';
@@ -10,5 +11,7 @@ export interface AppContext {
   options: ResolvedServerOptions;
   lifecycle: ServiceLifecycle;
   log: Logger;
+  /** Metrics, access log, tracing and prediction logs of this server. */
+  telemetry: Telemetry;
   startedAt: number;
 }

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ModelProvider } from '../service/model-provider.ts';
+import type { Telemetry } from '../telemetry/index.ts';
 
 export interface CorsOptions {
   /** Allowed origins: a list, or '*' for any. */
@@ -29,6 +30,11 @@ export interface ServerOptions {
   logger?: Logger;
   /** Level of the default logger: fatal, error, warn, info, debug, trace or silent. Default info. */
   logLevel?: string;
+  /**
+   * Metrics (/metrics), the access log, tracing and prediction logs. Default: Telemetry's defaults (tracing from
+   * OTEL_*), logging through `logger` when given; the server then closes it on shutdown. One passed in is the caller's to close.
+   */
+  telemetry?: Telemetry;
   /** Where models run. Default: a RunnerPool per model (worker threads, batching) over the local store ($TIFFIN_HOME). */
   provider?: ModelProvider;
   /**
@@ -46,7 +52,7 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider'>> & Pick<ServerOptions, 'logger' | 'provider'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry'>> & Pick<ServerOptions, 'logger' | 'provider' | 'telemetry'>;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   return {
@@ -60,6 +66,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     logLevel: options.logLevel ?? 'info',
     logger: options.logger,
     provider: options.provider,
+    telemetry: options.telemetry,
     plugins: options.plugins ?? [],
   };
 }

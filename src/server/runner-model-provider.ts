@@ -3,15 +3,27 @@
 import { RunnerPool, type RunnerOptions } from '../runner/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import { openAll, type ModelProvider, type OpenedModels } from '../service/model-provider.ts';
+import type { Telemetry } from '../telemetry/index.ts';
 
 export class RunnerModelProvider implements ModelProvider {
-  /** `runner` settings apply to every model (replicas, threads, batching); the store defaults to $TIFFIN_HOME. */
-  constructor(private readonly runner: Omit<RunnerOptions, 'tag'> = {}) {}
+  /** `runner` settings apply to every model (replicas, threads, batching); the store defaults to $TIFFIN_HOME.
+   * With `telemetry`, each runner reports inference metrics until it is closed. */
+  constructor(
+    private readonly runner: Omit<RunnerOptions, 'tag'> = {},
+    private readonly telemetry?: Telemetry,
+  ) {}
 
   open(models: ModelTags): Promise<OpenedModels> {
     return openAll(models, async (tag) => {
       const pool = await RunnerPool.start({ ...this.runner, tag });
-      return { handle: pool, close: () => pool.close() };
+      const stopObserving = this.telemetry?.observeRunner(pool);
+      return {
+        handle: pool,
+        close: () => {
+          stopObserving?.(true);
+          return pool.close();
+        },
+      };
     });
   }
 }

@@ -2,7 +2,7 @@
 // startup hooks in the background; `ready` settles when that is done. close() drains gracefully.
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import { RunnerModelProvider } from './runner-model-provider.ts';
@@ -11,6 +11,7 @@ import type { AppContext } from './app-context.ts';
 import { buildApp } from './app.ts';
 import { ServiceLifecycle } from './lifecycle.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
+import { Telemetry, type LogLevel } from '../telemetry/index.ts';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 */
@@ -36,10 +37,18 @@ function urlHost(host: string): string {
 
 export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Service<M, A>, options: ServerOptions = {}): Promise<RunningServer> {
   const resolved = resolveServerOptions(options);
-  const log: Logger = resolved.logger ?? pino({ level: resolved.logLevel, name: svc.name });
+  const ownsTelemetry = resolved.telemetry === undefined;
+  const telemetry =
+    resolved.telemetry ??
+    new Telemetry({
+      service: svc.name,
+      version: svc.version,
+      ...(resolved.logger ? { logger: resolved.logger } : { config: { logging: { level: resolved.logLevel as LogLevel } } }),
+    });
+  const log: Logger = resolved.logger ?? telemetry.logger;
   const general: Service<ModelTags, ApiMap> = svc;
-  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new RunnerModelProvider(), log);
-  const app: AppContext = { svc: general, options: resolved, lifecycle, log, startedAt: Date.now() };
+  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new RunnerModelProvider({}, telemetry), log);
+  const app: AppContext = { svc: general, options: resolved, lifecycle, log, telemetry, startedAt: Date.now() };
   const fastify = await buildApp(app);
   try {
     await fastify.listen({ port: resolved.port, host: resolved.host });
@@ -71,6 +80,7 @@ export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Se
       await stopped;
       await lifecycle.stop(grace);
       log.info(`service ${svc.name} stopped`);
+      if (ownsTelemetry) await telemetry.close();
     })();
     return closing;
   };

@@ -2,6 +2,7 @@
 // logger, a cancellation signal, and (for requests) the request's id and headers and a say in the response.
 import type { Logger } from 'pino';
 import type { ModelHandle } from '../runtime/types.ts';
+import type { PredictionRecord, UserMetrics } from '../telemetry/index.ts';
 
 /** Model key -> store tag, as declared in `service(name, { models })`. */
 export type ModelTags = Record<string, string>;
@@ -30,4 +31,13 @@ export interface RequestContext<M extends ModelTags> {
   /** The status of a successful response (default 200). Errors set their own. */
   setStatus(code: number): void;
   setHeader(name: string, value: string): void;
+  /** Your own Prometheus metrics, served at /metrics beside Tiffin's: `ctx.metrics.counter('fraud_checks', 'help').inc()`. */
+  readonly metrics: UserMetrics;
+  /** This request's record in the prediction stream `name` (features, predictions; targets later by request id),
+   * written when the request ends; see docs/observability.md. Records nothing without `monitoring.dir`. */
+  monitor(name: string): PredictionRecord;
+  /** fetch that records a client span and sends this request's trace context (`traceparent`) along. */
+  readonly fetch: typeof fetch;
+  /** The request's W3C trace id, when it has one (tracing on, or a `traceparent` came in). */
+  readonly traceId: string | undefined;
 }

@@ -3,9 +3,13 @@ import type { Logger } from 'pino';
 import type { TiffinConfig } from '../config/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
+import type { Telemetry } from '../telemetry/index.ts';
 import type { ServeModelsOptions } from './serve-models.ts';
 
-export function serveModelsOptions(config: TiffinConfig, extra: { logger?: Logger; service?: Service<ModelTags, ApiMap> } = {}): ServeModelsOptions {
+export function serveModelsOptions(
+  config: TiffinConfig,
+  extra: { logger?: Logger; service?: Service<ModelTags, ApiMap>; telemetry?: Telemetry } = {},
+): ServeModelsOptions {
   const { server: s, protocols, repository } = config;
   const options: ServeModelsOptions = {
     models: config.models,
@@ -17,7 +21,7 @@ export function serveModelsOptions(config: TiffinConfig, extra: { logger?: Logge
       development: s.development,
       docs: s.docs,
       cors: s.cors,
-      ...(extra.logger ? { logger: extra.logger } : { logLevel: config.logging.level }),
+      ...(extra.logger ?? extra.telemetry ? { logger: extra.logger ?? extra.telemetry!.logger } : { logLevel: config.logging.level }),
     },
     protocols: protocols.rest,
     grpc: protocols.grpc.enabled ? { port: protocols.grpc.port, ...(protocols.grpc.host ? { host: protocols.grpc.host } : {}) } : false,
@@ -26,6 +30,7 @@ export function serveModelsOptions(config: TiffinConfig, extra: { logger?: Logge
     strictReadiness: repository.strictReadiness,
   };
   if (extra.service) options.service = extra.service;
+  if (extra.telemetry) options.telemetry = extra.telemetry;
   return options;
 }
 

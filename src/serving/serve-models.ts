@@ -12,6 +12,7 @@ import { startServer, type RunningServer, type ServerOptions } from '../server/i
 import type { ModelTags } from '../service/context.ts';
 import { service as defineService, type ApiMap, type Service } from '../service/service.ts';
 import { ModelStore } from '../store/index.ts';
+import { Telemetry, type LogLevel } from '../telemetry/index.ts';
 import { RepositoryModelProvider } from './repository-provider.ts';
 
 export interface GrpcServingOptions {
@@ -46,6 +47,9 @@ export interface ServeModelsOptions {
   protocols?: readonly ProtocolName[];
   /** The gRPC server; false turns it off. */
   grpc?: GrpcServingOptions | false;
+  /** Metrics (the runners' inference metrics included), access log, tracing, prediction logs. Default: Telemetry's
+   * defaults, closed with the server; one passed in is the caller's to close. */
+  telemetry?: Telemetry;
 }
 
 export interface ModelServer {
@@ -67,21 +71,31 @@ function modelsOnlyService(): Service<ModelTags, ApiMap> {
 export async function serveModels(options: ServeModelsOptions): Promise<ModelServer> {
   const store = options.store ?? new ModelStore();
   const httpOptions = options.http ?? {};
-  const logger: Logger | undefined = httpOptions.logger;
+  const svc = options.service ?? modelsOnlyService();
+  const telemetry =
+    options.telemetry ??
+    new Telemetry({
+      service: svc.name,
+      ...(httpOptions.logger ? { logger: httpOptions.logger } : { config: { logging: { level: (httpOptions.logLevel ?? 'info') as LogLevel } } }),
+    });
+  const logger: Logger = httpOptions.logger ?? telemetry.logger;
+  const loader = options.loader ?? (options.inProcess ? inProcessLoader(new Models(store)) : runnerPoolLoader(store, options.runner));
   const repository = new ModelRepository({
     store,
-    loader: options.loader ?? (options.inProcess ? inProcessLoader(new Models(store)) : runnerPoolLoader(store, options.runner)),
+    // Every version loaded reports inference metrics until it is retired, and logs its calls when its config says `monitor:`.
+    loader: telemetry.observeLoads(telemetry.monitorLoads(loader)),
     models: options.models ?? [],
     ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
     ...(options.strictReadiness !== undefined ? { strictReadiness: options.strictReadiness } : {}),
-    ...(logger ? { logger } : {}),
+    logger,
   });
-  const svc = options.service ?? modelsOnlyService();
   const { protocols, grpc } = options;
   const bodyLimit = httpOptions.maxBodySize;
   const http = await startServer(svc, {
     ...httpOptions,
+    logger,
+    telemetry,
     provider: new RepositoryModelProvider(repository),
     plugins: [(app) => protocolRoutes(app, { repository, ...(protocols ? { protocols } : {}), ...(bodyLimit ? { bodyLimit } : {}) })],
   });
@@ -96,6 +110,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
       });
     } catch (err) {
       await http.close();
+      if (!options.telemetry) await telemetry.close();
       throw err;
     }
   }
@@ -111,6 +126,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         await grpcServer?.close();
         await http.close();
         await repository.close();
+        if (!options.telemetry) await telemetry.close();
       })();
       return closing;
     },

@@ -1,0 +1,71 @@
+// The access log: one line per request. For Tiffin's own JSON loggers the line is composed directly (the
+// same JSON pino would write, field for field) and handed to the logger's destination; at one line per
+// request, pino's general path (bindings, hooks, serialisers) costs a measurable share of throughput.
+// Pretty loggers and loggers the caller brought go through pino as usual.
+import type { Logger } from 'pino';
+import { jsonLineFormat } from './logger.ts';
+
+export interface AccessLogLine {
+  method: string;
+  path: string;
+  route: string | undefined;
+  status: number;
+  latencyMs: number;
+  bytes: number | undefined;
+  requestId: string;
+  traceId: string | undefined;
+  variant: string | undefined;
+  model: string | undefined;
+}
+
+/** `new Date().toISOString()` costs more than the rest of the line; under load many lines share a millisecond. */
+let isoMs = 0;
+let isoText = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+const INFO = 30;
+const ERROR = 50;
+/** Printable ASCII without `"` or `\\`: such a string is its own JSON body. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A JSON string literal; most values (paths, ids, methods) need no escaping, and testing for that is cheaper. */
+function str(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/** Returns the function that writes a request's line: at info, or at error for 5xx. */
+export function accessLogWriter(logger: Logger): (line: AccessLogLine) => void {
+  const fast = jsonLineFormat(logger);
+  if (!fast) {
+    return (line) => {
+      const fields: Record<string, unknown> = { ...line };
+      for (const k of Object.keys(fields)) if (fields[k] === undefined) delete fields[k];
+      if (line.status >= 500) logger.error(fields, 'request');
+      else logger.info(fields, 'request');
+    };
+  }
+  const { destination, base } = fast;
+  const sep = base ? ',' : '';
+  return (line) => {
+    const error = line.status >= 500;
+    // levelVal is read on each call: the level can change while the server runs.
+    if (logger.levelVal > (error ? ERROR : INFO)) return;
+    let out = `{"level":"${error ? 'error' : 'info'}","time":"${isoNow()}"${sep}${base}`;
+    out += `,"method":${str(line.method)},"path":${str(line.path)}`;
+    if (line.route !== undefined) out += `,"route":${str(line.route)}`;
+    out += `,"status":${line.status},"latencyMs":${line.latencyMs}`;
+    if (line.bytes !== undefined) out += `,"bytes":${line.bytes}`;
+    out += `,"requestId":${str(line.requestId)}`;
+    if (line.traceId !== undefined) out += `,"traceId":"${line.traceId}"`;
+    if (line.variant !== undefined) out += `,"variant":${str(line.variant)}`;
+    if (line.model !== undefined) out += `,"model":${str(line.model)}`;
+    destination.write(`${out},"msg":"request"}\n`);
+  };
+}

@@ -1,0 +1,62 @@
+// A span for every model call a handler makes (`tiffin.inference`: from the call to its result, queue wait
+// and batch included), so a request's trace shows where its time went. Handles are wrapped per request only
+// when that request is traced; otherwise handlers get the handles themselves, at no cost.
+import { SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
+import type { CallOptions, ModelHandle } from '../runtime/types.ts';
+import type { Tensors } from '../runtime/tensor.ts';
+import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
+
+function traced<T>(tracing: Tracing, parent: Context, handle: ModelHandle, key: string, method: string, run: () => Promise<T>): Promise<T> {
+  const span: Span = tracing.startSpan('tiffin.inference', parent, {
+    attributes: { [TIFFIN_ATTR.model]: handle.tag, 'tiffin.model.key': key, 'tiffin.model.method': method },
+  });
+  return run().then(
+    (out) => {
+      span.end();
+      return out;
+    },
+    (err: unknown) => {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      throw err;
+    },
+  );
+}
+
+/** `handle` with run() and call() traced under `parent`. */
+export function tracedHandle(handle: ModelHandle, key: string, tracing: Tracing, parent: Context): ModelHandle {
+  return {
+    get tag() {
+      return handle.tag;
+    },
+    get framework() {
+      return handle.framework;
+    },
+    get signatures() {
+      return handle.signatures;
+    },
+    get inputs() {
+      return handle.inputs;
+    },
+    get outputs() {
+      return handle.outputs;
+    },
+    run: (feeds: Tensors, options?: CallOptions) => traced(tracing, parent, handle, key, 'run', () => handle.run(feeds, options)),
+    call: (method: string, input: unknown, options?: CallOptions) =>
+      traced(tracing, parent, handle, key, method, () => handle.call(method, input, options)),
+  };
+}
+
+/** The handles a traced request's handler sees: each wrapped on first use. */
+export function tracedHandles<H extends Readonly<Record<string, ModelHandle>>>(handles: H, tracing: Tracing, parent: Context): H {
+  const out: Record<string, ModelHandle> = {};
+  for (const key of Object.keys(handles)) {
+    let wrapped: ModelHandle | undefined;
+    Object.defineProperty(out, key, {
+      enumerable: true,
+      get: () => (wrapped ??= tracedHandle(handles[key]!, key, tracing, parent)),
+    });
+  }
+  return out as H;
+}

@@ -1,0 +1,331 @@
+// OpenTelemetry tracing: one SERVER span per request (continuing the caller's W3C `traceparent`), child
+// spans for queue wait, batches and model runs, CLIENT spans for calls to other services with the trace
+// context injected. Configured by the standard OTEL_* variables. Contexts are passed explicitly rather
+// than read from the ambient async context, so Tiffin's own spans never depend on a global context manager.
+import {
+  context as otelContext,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  INVALID_SPAN_CONTEXT,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type SpanContext,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type TextMapSetter,
+  type Tracer,
+} from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  RandomIdGenerator,
+  SimpleSpanProcessor,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { RateLimitingSampler } from './rate-limiting-sampler.ts';
+import { WorkerSpanProcessor } from './worker-span-processor.ts';
+
+/** New traces per second that Tiffin starts at most, unless OTEL_TRACES_SAMPLER says otherwise. */
+export const DEFAULT_MAX_TRACES_PER_SECOND = 100;
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+} from '@opentelemetry/semantic-conventions';
+
+/** Tiffin's own span attribute names. */
+export const TIFFIN_ATTR = {
+  requestId: 'tiffin.request_id',
+  model: 'tiffin.model',
+  version: 'tiffin.model.version',
+  batchSize: 'tiffin.batch.size',
+  batchReason: 'tiffin.batch.reason',
+  variant: 'tiffin.variant',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface TracingOptions {
+  /** service.name when OTEL_SERVICE_NAME is unset (default 'tiffin'). */
+  serviceName?: string;
+  serviceVersion?: string;
+  /** An explicit exporter (tests: InMemorySpanExporter). Given one, tracing is on whatever the environment says,
+   * except OTEL_SDK_DISABLED. */
+  exporter?: SpanExporter;
+  /** 'batch' (default) exports in the background; 'simple' exports each span as it ends (tests). */
+  processor?: 'batch' | 'simple';
+  /** Overrides OTEL_TRACES_SAMPLER. */
+  sampler?: Sampler;
+  /** Without OTEL_TRACES_SAMPLER or `sampler`: new traces started per second at most (default 100); requests whose
+   * caller sampled them are always traced. Keeps tracing's cost flat as traffic grows. */
+  maxTracesPerSecond?: number;
+  /** Where OTEL_* are read (default process.env). The SDK itself still reads process.env for sampler and limits. */
+  env?: Env;
+  /** Install as the global tracer provider and propagator, so spans user code starts with @opentelemetry/api are
+   * exported too (default true; the first Tracing in a process wins). */
+  registerGlobal?: boolean;
+  /** Also install an AsyncLocalStorage context manager, so `trace.getActiveSpan()` inside runWith() finds the
+   * request's span. Off by default: on Node 20 it hooks every promise and costs several percent of throughput;
+   * Tiffin's own spans pass their context explicitly and handlers have ctx.span. */
+  activeContext?: boolean;
+  /** Serialise and send OTLP in a worker thread (default true), keeping that work off the event loop. */
+  exportInWorker?: boolean;
+}
+
+export type ExporterKind = 'otlp' | 'console';
+
+/** What the OTEL_* variables ask for. Tracing is off unless an exporter is named or an OTLP endpoint is set, so a
+ * server without a collector does not log export failures every few seconds. */
+export function tracingConfigFromEnv(env: Env = process.env): { exporters: ExporterKind[]; serviceName: string | undefined } {
+  const serviceName = env.OTEL_SERVICE_NAME || undefined;
+  if (isTrue(env.OTEL_SDK_DISABLED)) return { exporters: [], serviceName };
+  const named = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (named.length === 0) {
+    const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    return { exporters: endpoint ? ['otlp'] : [], serviceName };
+  }
+  if (named.includes('none')) return { exporters: [], serviceName };
+  const exporters = named.filter((n): n is ExporterKind => n === 'otlp' || n === 'console');
+  return { exporters: [...new Set(exporters)], serviceName };
+}
+
+/** The OTLP/HTTP traces endpoint from `env`, as the spec says: the signal-specific one as is, the generic one plus
+ * /v1/traces. Headers, timeout and compression the exporter reads from process.env itself. */
+function otlpTracesUrl(env: Env): string | undefined {
+  const specific = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  const generic = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  return specific || (generic ? `${generic.replace(/\/+$/, '')}/v1/traces` : undefined);
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v !== undefined && v.trim().toLowerCase() === 'true';
+}
+
+/** A request's place in a trace. */
+export interface RequestTrace {
+  /** The SERVER span (a no-op span when tracing is off). */
+  span: Span;
+  /** Parent for this request's child spans and outgoing calls. With tracing off it still carries the
+   * caller's trace context, so outgoing calls pass it on unchanged. */
+  context: Context;
+  /** For logs: this request's trace id, or the caller's when tracing is off; undefined when neither exists. */
+  traceId: string | undefined;
+}
+
+const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/** The trace of a request that is not traced (a probe, or a server without tracing). */
+export const NO_REQUEST_TRACE: RequestTrace = Object.freeze({ span: NOOP_SPAN, context: ROOT_CONTEXT, traceId: undefined });
+
+const headersSetter: TextMapSetter<Headers> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
+
+let globalInstalled = false;
+
+export class Tracing {
+  readonly enabled: boolean;
+  private readonly tracer: Tracer | undefined;
+  /** Tiffin's default root sampling, decided before the SDK sees a request (undefined with another sampler). */
+  private readonly rootLimiter: RateLimitingSampler | undefined;
+  private readonly ids = new RandomIdGenerator();
+  private readonly provider: NodeTracerProvider | undefined;
+  private readonly propagator = new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  });
+
+  constructor(options: TracingOptions = {}) {
+    const env = options.env ?? process.env;
+    const fromEnv = tracingConfigFromEnv(env);
+    const kinds = isTrue(env.OTEL_SDK_DISABLED) ? [] : options.exporter ? ['given' as const] : fromEnv.exporters;
+    this.enabled = kinds.length > 0;
+    if (!this.enabled) return;
+
+    const resource = defaultResource()
+      .merge(
+        resourceFromAttributes({
+          [ATTR_SERVICE_NAME]: options.serviceName ?? 'tiffin',
+          ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+        }),
+      )
+      // OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME win over what the code says, as the spec requires.
+      .merge(detectResources({ detectors: [envDetector] }));
+    const spanProcessors: SpanProcessor[] = kinds.map((kind) => {
+      if (kind === 'given') {
+        return options.processor === 'simple' ? new SimpleSpanProcessor(options.exporter!) : new BatchSpanProcessor(options.exporter!);
+      }
+      if (kind === 'console') return new SimpleSpanProcessor(new ConsoleSpanExporter());
+      const url = otlpTracesUrl(env);
+      return options.exportInWorker !== true
+        ? new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {}))
+        : new WorkerSpanProcessor({ url, resource: { ...resource.attributes } });
+    });
+    // OTEL_TRACES_SAMPLER, when set, is read by the SDK. Otherwise Tiffin's default applies: callers' sampled traces
+    // and up to maxTracesPerSecond new ones. Its decision for a request is taken in startRequest, before any span
+    // exists, so the (usual) unsampled request never enters the SDK; the SDK then only sees sampled parents.
+    let sampler = options.sampler;
+    if (!sampler && !env.OTEL_TRACES_SAMPLER) {
+      this.rootLimiter = new RateLimitingSampler(options.maxTracesPerSecond ?? DEFAULT_MAX_TRACES_PER_SECOND);
+      sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    }
+    this.provider = new NodeTracerProvider({ resource, spanProcessors, ...(sampler ? { sampler } : {}) });
+    if ((options.registerGlobal ?? true) && !globalInstalled) {
+      globalInstalled = true;
+      this.provider.register({ propagator: this.propagator, ...(options.activeContext ? {} : { contextManager: null }) });
+    }
+    this.tracer = this.provider.getTracer('tiffin');
+  }
+
+  /** Starts the SERVER span of a request, continuing the trace in its `traceparent` header when there is one. */
+  startRequest(method: string, route: string | undefined, path: string, headers: Readonly<Record<string, unknown>>): RequestTrace {
+    const parent = this.extract(headers);
+    if (!this.tracer) {
+      return { span: NOOP_SPAN, context: parent, traceId: trace.getSpanContext(parent)?.traceId };
+    }
+    if (this.rootLimiter) {
+      const caller = trace.getSpanContext(parent);
+      const callerSampled = caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) !== 0;
+      if (!callerSampled && (caller !== undefined || !this.rootLimiter.take())) return this.unsampled(parent, caller);
+    }
+    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path };
+    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+    const span = this.tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+    return { span, context: trace.setSpan(parent, span), traceId: span.spanContext().traceId };
+  }
+
+  /** An unsampled request: a non-recording span that carries the trace on (the caller's, or a new one). */
+  private unsampled(parent: Context, caller: SpanContext | undefined): RequestTrace {
+    const sc: SpanContext = {
+      traceId: caller?.traceId ?? this.ids.generateTraceId(),
+      spanId: this.ids.generateSpanId(),
+      traceFlags: TraceFlags.NONE,
+      ...(caller?.traceState ? { traceState: caller.traceState } : {}),
+    };
+    const span = trace.wrapSpanContext(sc);
+    return { span, context: trace.setSpan(parent, span), traceId: sc.traceId };
+  }
+
+  /** Ends a request's span with its status; 5xx (and a thrown error) mark it failed. */
+  endRequest(span: Span, status: number, error?: unknown): void {
+    if (!span.isRecording()) return;
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (error !== undefined) span.recordException(error instanceof Error ? error : String(error));
+    if (status >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  /** A child span of `parent` (a no-op span when tracing is off). `startTime` in epoch ms lets a span start in the past,
+   * for example a queue wait only known to have begun once the batch is dispatched. */
+  startSpan(name: string, parent: Context, options: { attributes?: Attributes; links?: Link[]; kind?: SpanKind; startTime?: number } = {}): Span {
+    if (!this.tracer) return NOOP_SPAN;
+    return this.tracer.startSpan(name, options, parent);
+  }
+
+  /** A span for work shared by several requests (a batch): child of the first, linked to all of them, following
+   * OpenTelemetry's convention for batch processing. */
+  startBatchSpan(name: string, members: readonly Context[], attributes: Attributes = {}, startTime?: number): Span {
+    if (!this.tracer || members.length === 0) return NOOP_SPAN;
+    const links: Link[] = [];
+    for (const m of members) {
+      const sc = trace.getSpanContext(m);
+      if (sc) links.push({ context: sc });
+    }
+    return this.tracer.startSpan(name, { attributes, links, ...(startTime === undefined ? {} : { startTime }) }, members[0]);
+  }
+
+  /** `parent` with `span` as its current span (returns `parent` itself for a no-op span, keeping the caller's context). */
+  contextWith(parent: Context, span: Span): Context {
+    return span === NOOP_SPAN ? parent : trace.setSpan(parent, span);
+  }
+
+  /** Reads `traceparent`/`tracestate`/`baggage` from request headers. */
+  extract(headers: Readonly<Record<string, unknown>>): Context {
+    if (headers.traceparent === undefined) return ROOT_CONTEXT;
+    return this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+  }
+
+  /** Writes `traceparent` (and friends) for `ctx` into outgoing headers: a plain object or a Headers. */
+  inject(ctx: Context, headers: Record<string, string> | Headers): void {
+    if (headers instanceof Headers) this.propagator.inject(ctx, headers, headersSetter);
+    else this.propagator.inject(ctx, headers, defaultTextMapSetter);
+  }
+
+  /** A fetch that records a CLIENT span under `parent` and sends the trace context along (what ctx.fetch is).
+   * The span ends when response headers arrive. */
+  fetchWith(parent: Context): typeof fetch {
+    return async (input, init) => {
+      const request = input instanceof Request ? input : undefined;
+      const url = new URL(request ? request.url : String(input));
+      const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
+      const span = this.startSpan(method, parent, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR_HTTP_REQUEST_METHOD]: method,
+          [ATTR_URL_FULL]: `${url.origin}${url.pathname}`,
+          [ATTR_SERVER_ADDRESS]: url.hostname,
+          [ATTR_SERVER_PORT]: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+        },
+      });
+      const headers = new Headers(init?.headers ?? request?.headers);
+      this.inject(this.contextWith(parent, span), headers);
+      try {
+        const response = await fetch(input, { ...init, headers });
+        span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, response.status);
+        if (response.status >= 400) {
+          span.setAttribute(ATTR_ERROR_TYPE, String(response.status));
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        return response;
+      } catch (err) {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setAttribute(ATTR_ERROR_TYPE, err instanceof Error ? err.name : 'Error');
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    };
+  }
+
+  /** Runs `fn` with `ctx` as the active context, so `trace.getActiveSpan()` in user code finds the request's span
+   * (when this Tracing is the global one with activeContext; otherwise it just calls `fn`). */
+  runWith<T>(ctx: Context, fn: () => T): T {
+    return otelContext.with(ctx, fn);
+  }
+
+  /** Exports what is buffered. */
+  async flush(): Promise<void> {
+    await this.provider?.forceFlush();
+  }
+
+  /** Flushes and stops exporting. */
+  async shutdown(): Promise<void> {
+    await this.provider?.shutdown();
+  }
+}

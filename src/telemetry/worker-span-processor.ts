@@ -1,0 +1,146 @@
+// A SpanProcessor that exports from a worker thread. Turning spans into OTLP and sending them costs more than
+// recording them; here the event loop only copies each finished span out (toWire) and posts them in batches,
+// and the worker runs the official OTLP/HTTP exporter (headers, timeout, compression, retries from OTEL_*).
+// Spans are released as they end (nothing is held for seconds, so they die young), a backlog beyond
+// `maxQueued` spans is dropped rather than buffered without bound, and the worker never keeps the process alive.
+import { Worker } from 'node:worker_threads';
+import { TraceFlags } from '@opentelemetry/api';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { toWire, type WireSpan } from './span-wire.ts';
+
+export interface ExportWorkerData {
+  /** Traces endpoint; undefined lets the exporter read OTEL_EXPORTER_OTLP_* itself. */
+  url: string | undefined;
+  /** The resource's attributes (the worker rebuilds the resource from them). */
+  resource: Record<string, unknown>;
+}
+
+export type ToExportWorker =
+  | { type: 'spans'; spans: WireSpan[] }
+  | { type: 'flush'; id: number }
+  | { type: 'shutdown'; id: number };
+
+export type FromExportWorker =
+  /** A batch was sent (or failed): its spans no longer count against maxQueued. */
+  | { type: 'exported'; spans: number; ok: boolean; error?: string | undefined }
+  | { type: 'done'; id: number };
+
+export interface WorkerSpanProcessorOptions {
+  /** Spans per message to the worker, and per export (default 512). */
+  maxBatch?: number;
+  /** Longest a finished span waits before it is posted (default 200 ms). */
+  delayMs?: number;
+  /** Spans posted and not yet exported beyond which new ones are dropped (default 8192). */
+  maxQueued?: number;
+}
+
+const ENTRY = new URL('./otlp-worker-entry.js', import.meta.url);
+
+export class WorkerSpanProcessor implements SpanProcessor {
+  /** Spans dropped because the worker fell behind. */
+  dropped = 0;
+  private buffer: WireSpan[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private queued = 0;
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private readonly waiting = new Map<number, () => void>();
+  private stopped = false;
+  private readonly maxBatch: number;
+  private readonly delayMs: number;
+  private readonly maxQueued: number;
+
+  constructor(
+    private readonly data: ExportWorkerData,
+    options: WorkerSpanProcessorOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 512;
+    this.delayMs = options.delayMs ?? 200;
+    this.maxQueued = options.maxQueued ?? 8192;
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.stopped || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
+    if (this.queued + this.buffer.length >= this.maxQueued) {
+      this.dropped++;
+      return;
+    }
+    this.buffer.push(toWire(span));
+    if (this.buffer.length >= this.maxBatch) this.post();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.post(), this.delayMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Posts what is buffered and resolves once the worker has exported everything posted so far. */
+  forceFlush(): Promise<void> {
+    this.post();
+    if (!this.worker) return Promise.resolve();
+    return this.request('flush');
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.post();
+    this.stopped = true;
+    const worker = this.worker;
+    if (!worker) return;
+    await this.request('shutdown');
+    await worker.terminate();
+  }
+
+  private post(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.buffer.length === 0) return;
+    const spans = this.buffer;
+    this.buffer = [];
+    this.queued += spans.length;
+    this.send({ type: 'spans', spans });
+  }
+
+  private request(type: 'flush' | 'shutdown'): Promise<void> {
+    const id = ++this.nextId;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.send({ type, id });
+    });
+  }
+
+  private send(msg: ToExportWorker): void {
+    const worker = this.ensureWorker();
+    // Referenced only while something is owed, so exit waits for a flush but never for an idle worker.
+    worker.ref();
+    worker.postMessage(msg);
+  }
+
+  private settle(): void {
+    if (this.queued === 0 && this.waiting.size === 0) this.worker?.unref();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(ENTRY, { workerData: this.data });
+    worker.on('message', (msg: FromExportWorker) => {
+      if (msg.type === 'exported') this.queued = Math.max(0, this.queued - msg.spans);
+      else {
+        this.waiting.get(msg.id)?.();
+        this.waiting.delete(msg.id);
+      }
+      this.settle();
+    });
+    const lost = () => {
+      this.queued = 0;
+      for (const resolve of this.waiting.values()) resolve();
+      this.waiting.clear();
+      this.worker = undefined; // a later batch starts a fresh worker
+    };
+    worker.on('error', lost);
+    worker.on('exit', lost);
+    this.worker = worker;
+    return worker;
+  }
+}
