@@ -42,3 +42,17 @@ test('TypeScript examples in the docs type-check against the public API', async 
   }
   assert.ok(files.length >= 4);
 });
+
+test("the README's tiffin.yaml example is a valid configuration", async () => {
+  const { loadConfig } = await import('../../src/config/index.ts');
+  const { tempDir } = await import('../../src/testing/temp-dir.ts');
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(yaml, 'the README has a tiffin.yaml example');
+  const dir = await tempDir('docs-yaml');
+  await writeFile(join(dir, 'tiffin.yaml'), yaml);
+  const config = loadConfig({ cwd: dir, env: {} });
+  assert.equal(config.server.port, 3000);
+  assert.equal(config.server.maxBodySize, 32 * 1024 * 1024);
+  assert.deepEqual(config.models.map((m) => m.name), ['iris']);
+});
