@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
 import { TiffinError } from '../errors/index.ts';
 import { startServer, type RunningServer } from '../server/index.ts';
-import { serveModels, serveModelsOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
+import { serveModels, serveModelsOptions, serverOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import { Telemetry } from '../telemetry/index.ts';
@@ -126,24 +126,16 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
   const telemetry = makeTelemetry(config, svc.name, svc.version);
   const log = telemetry.logger;
   if (wantsModelServer(config, svc)) {
-    // The service's models join the model repository, so the protocol routes serve them too. They load in
-    // this process, as the server's default provider does, until runners load custom TypeScript models.
-    const served = await serveModels({ ...serveModelsOptions(config, { telemetry, service: svc }) });
+    // The service's models join the model repository (runner pools), so the protocol routes serve them too.
+    const served = await serveModels(serveModelsOptions(config, { telemetry, service: svc }));
     exitOnSignals(closing(served, telemetry), log);
     printBanner(svc, served.http, serviceFile, config);
     printModelServing(served, config);
     await awaitReady(served.http, closing(served, telemetry));
     return;
   }
-  const { server: s } = config;
   const server = await startServer(svc, {
-    port: s.port,
-    host: s.host,
-    maxBodySize: s.maxBodySize,
-    shutdownGraceMs: s.shutdownGraceMs,
-    development: s.development,
-    docs: s.docs,
-    cors: s.cors,
+    ...serverOptions(config),
     logger: log,
     telemetry,
   });

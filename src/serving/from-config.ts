@@ -4,23 +4,24 @@ import type { TiffinConfig } from '../config/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { Telemetry } from '../telemetry/index.ts';
+import type { ServerOptions } from '../server/index.ts';
 import type { ServeModelsOptions } from './serve-models.ts';
+
+/** The HTTP server settings of a config: the same for a service alone and for served store models. */
+export function serverOptions(config: TiffinConfig): Pick<ServerOptions, 'port' | 'host' | 'maxBodySize' | 'shutdownGraceMs' | 'development' | 'docs' | 'cors'> {
+  const { server: s } = config;
+  return { port: s.port, host: s.host, maxBodySize: s.maxBodySize, shutdownGraceMs: s.shutdownGraceMs, development: s.development, docs: s.docs, cors: s.cors };
+}
 
 export function serveModelsOptions(
   config: TiffinConfig,
   extra: { logger?: Logger; service?: Service<ModelTags, ApiMap>; telemetry?: Telemetry } = {},
 ): ServeModelsOptions {
-  const { server: s, protocols, repository } = config;
+  const { protocols, repository } = config;
   const options: ServeModelsOptions = {
     models: config.models,
     http: {
-      port: s.port,
-      host: s.host,
-      maxBodySize: s.maxBodySize,
-      shutdownGraceMs: s.shutdownGraceMs,
-      development: s.development,
-      docs: s.docs,
-      cors: s.cors,
+      ...serverOptions(config),
       ...(extra.logger ?? extra.telemetry ? { logger: extra.logger ?? extra.telemetry!.logger } : { logLevel: config.logging.level }),
     },
     protocols: protocols.rest,

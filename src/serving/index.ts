@@ -2,4 +2,4 @@
 // HTTP server beside a service's APIs, and the gRPC server. Knows nothing about: the CLI or config files.
 export { serveModels, type GrpcServingOptions, type ModelServer, type ServeModelsOptions } from './serve-models.ts';
 export { RepositoryModelProvider } from './repository-provider.ts';
-export { serveModelsOptions, wantsModelServer } from './from-config.ts';
+export { serveModelsOptions, serverOptions, wantsModelServer } from './from-config.ts';
