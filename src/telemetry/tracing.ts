@@ -179,7 +179,7 @@ export class Tracing {
       }
       if (kind === 'console') return new SimpleSpanProcessor(new ConsoleSpanExporter());
       const url = otlpTracesUrl(env);
-      return options.exportInWorker !== true
+      return options.exportInWorker === false
         ? new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {}))
         : new WorkerSpanProcessor({ url, resource: { ...resource.attributes } });
     });

@@ -34,7 +34,7 @@ export interface WorkerSpanProcessorOptions {
   maxQueued?: number;
 }
 
-const ENTRY = new URL('./otlp-worker-entry.js', import.meta.url);
+const ENTRY = new URL('./otlp-worker.js', import.meta.url);
 
 export class WorkerSpanProcessor implements SpanProcessor {
   /** Spans dropped because the worker fell behind. */
