@@ -3,20 +3,9 @@
 import { z } from 'zod';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
-import { parseDuration, parseSize } from './units.ts';
+import { booleanText, numeric, parseDuration, parseSize } from './units.ts';
 
-/** Strings from env vars and flags become numbers where the text is a number. */
-function numeric(value: unknown): unknown {
-  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-}
 
-function booleanText(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  return value;
-}
 
 function integer(min: number, max: number) {
   const error = `expected an integer from ${min} to ${max}`;

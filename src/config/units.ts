@@ -21,3 +21,17 @@ export function parseDuration(value: string): number | undefined {
   const unit = DURATION_UNITS[(m[2] || 'ms').toLowerCase()];
   return unit === undefined ? undefined : Math.round(Number(m[1]) * unit);
 }
+
+/** Strings from env vars and flags become numbers where the text is a number. */
+export function numeric(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
+}
+
+/** Strings from env vars and flags become booleans where the text is one (true/1/yes/on, false/0/no/off). */
+export function booleanText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
+  return value;
+}

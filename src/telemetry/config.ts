@@ -4,7 +4,7 @@
 // log are on, tracing follows OTEL_*, and prediction logging is off until a folder is given.
 import { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
-import { parseSize } from '../config/units.ts';
+import { booleanText, numeric, parseSize } from '../config/units.ts';
 import { resolveBuckets, type MetricBuckets } from './buckets.ts';
 
 // Constants the config, the logger and the HTTP hooks share. This file imports no logging or tracing library, so
@@ -17,17 +17,7 @@ export const DEFAULT_METRICS_PATH = '/metrics';
 /** Exact paths, or prefixes ending in '*': probes and scrapes, counted in metrics but neither logged nor traced. */
 export const DEFAULT_QUIET_PATHS: readonly string[] = ['/livez', '/readyz', '/healthz', DEFAULT_METRICS_PATH, '/v2/health/*'];
 
-function booleanText(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const v = value.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(v)) return true;
-  if (['false', '0', 'no', 'off', ''].includes(v)) return false;
-  return value;
-}
 
-function numeric(value: unknown): unknown {
-  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-}
 
 function list(value: unknown): unknown {
   return typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
