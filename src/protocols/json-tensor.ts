@@ -154,16 +154,7 @@ export function nestedJson(t: Tensor, options: NestedJsonOptions = {}): string {
   return walk(0, offset);
 }
 
-/** The shape of a nested JSON array, read along its first elements (checked when flattening). */
-export function nestedShape(value: unknown): number[] {
-  const shape: number[] = [];
-  let cur = value;
-  while (Array.isArray(cur)) {
-    shape.push(cur.length);
-    cur = cur[0];
-  }
-  return shape;
-}
+export { nestedShape } from '../runtime/tensor.ts';
 
 /** Flattens a nested array that must have exactly `shape`; TENSOR_INVALID when it is ragged or deeper. */
 export function flattenNested(value: unknown, shape: readonly number[], where: string): unknown[] {

@@ -105,3 +105,14 @@ export function assertTensor(t: Tensor, name = 'tensor'): void {
 export function shapeMatches(spec: readonly number[], actual: readonly number[]): boolean {
   return spec.length === actual.length && spec.every((d, i) => d === -1 || d === actual[i]);
 }
+
+/** The shape of a nested JSON array, read along its first elements (callers check it when flattening). */
+export function nestedShape(value: unknown): number[] {
+  const shape: number[] = [];
+  let cur = value;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  return shape;
+}

@@ -2,7 +2,7 @@
 // dtype and shape in headers. Both directions, with a validation issue for every element that does not fit.
 import { endianness } from 'node:os';
 import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../onnx/half.ts';
-import { allocData, bytesPerElement, elementCount, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
+import { allocData, bytesPerElement, elementCount, nestedShape, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
 import type { FieldPath, ValidationIssue } from './validation.ts';
 
 export const TENSOR_DTYPE_HEADER = 'x-tensor-dtype';
@@ -25,17 +25,6 @@ export function parseShapeHeader(value: string): number[] | undefined {
 
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
-}
-
-/** Infers the shape of a nested array from its first elements (checked for rectangularity when flattening). */
-function inferShape(value: unknown): number[] {
-  const shape: number[] = [];
-  let cur = value;
-  while (Array.isArray(cur)) {
-    shape.push(cur.length);
-    cur = cur[0];
-  }
-  return shape;
 }
 
 /** Flattens a nested array of the given shape, recording where it is ragged. */
@@ -123,7 +112,7 @@ export function tensorFromJson(value: unknown, dtype: DType): { tensor: Tensor }
   if (value === undefined) {
     return { issues: [{ path: [], message: 'the body is empty; send a tensor as a nested JSON array or as binary' }] };
   }
-  const shape = inferShape(value);
+  const shape = nestedShape(value);
   const flat: unknown[] = [];
   flatten(value, shape, flat, issues);
   if (issues.length) return { issues };
