@@ -396,3 +396,28 @@ describe('BatchDispatcher queue policy', () => {
     assert.deepEqual(target.runs.map((r) => r.input), [[1, 2], [3]]);
   });
 });
+
+describe('BatchDispatcher trace contexts', () => {
+  it('reports the trace context of each part of a batch, aligned with its queue wait; none when no caller passed one', async () => {
+    const { clock, dispatcher, batches } = setup({ maxBatchSize: 4, cost: () => 3 });
+    const [a, c, d] = [{ span: 'a' }, { span: 'c' }, { span: 'd' }];
+    const results = [
+      dispatcher.submit([1], { traceContext: a }),
+      dispatcher.submit([2, 3, 4]),
+      dispatcher.submit([5, 6], { traceContext: c }),
+      dispatcher.submit([7, 8], { traceContext: d }),
+    ];
+    await clock.advance(100);
+    assert.deepEqual(await Promise.all(results), [[10], [20, 30, 40], [50, 60], [70, 80]]);
+    void dispatcher.submit([9]);
+    await clock.advance(100);
+    // #1 alone to the idle replica; then a full batch of #2 and the first row of #3; then the rest of #3 with #4;
+    // then a batch nobody traced.
+    assert.deepEqual(batches.map((b) => b.rows), [1, 4, 3, 1]);
+    assert.deepEqual(batches.map((b) => b.traceContexts), [[a], [undefined, c], [c, d], undefined]);
+    assert.equal(batches[1]!.traceContexts![1], c, 'the caller\'s own object, passed through');
+    assert.equal(batches[2]!.traceContexts![0], c, 'both parts of a split request carry its context');
+    for (const b of batches.slice(0, 3)) assert.equal(b.traceContexts!.length, b.queueWaitMs.length);
+    assert.ok(!('traceContexts' in batches[3]!), 'no array is built for a batch without contexts');
+  });
+});

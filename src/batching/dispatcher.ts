@@ -38,6 +38,8 @@ interface Pending<I, O> extends Queued {
   cancelTimer: (() => void) | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
+  /** CallOptions.traceContext, passed through to the batch event untouched. */
+  readonly traceContext: unknown;
 }
 
 interface BatchPart<I, O> extends Part<Pending<I, O>> {
@@ -156,7 +158,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       const req: Pending<I, O> = {
         input, rows, key, priority, enqueuedAt: this.clock.now(), taken: 0, queued: false,
         outputs: options.outputs, timeoutMs, pieces: [], issued: 0, outstanding: 0, settled: false,
-        resolve, reject, cancelTimer: undefined, signal: options.signal, onAbort: undefined,
+        resolve, reject, cancelTimer: undefined, signal: options.signal, onAbort: undefined, traceContext: options.traceContext,
       };
       if (timeoutMs !== undefined) req.cancelTimer = this.clock.setTimer(timeoutMs, () => this.giveUp(req, 'TIMEOUT', 'timeout'));
       if (req.signal) {
@@ -313,6 +315,16 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       queueWaitMs: batch.queueWaitMs, runMs, totalMs: this.clock.now() - batch.startedAt,
     };
     if (error) info.error = error;
+    // Built only once a part has a trace context: untraced batches allocate nothing more.
+    const { parts } = batch;
+    let contexts: unknown[] | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      const context = parts[i]!.request.traceContext;
+      if (context === undefined) continue;
+      contexts ??= new Array<unknown>(parts.length).fill(undefined);
+      contexts[i] = context;
+    }
+    if (contexts) info.traceContexts = contexts;
     this.emit('batch', info);
   }
 

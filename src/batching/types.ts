@@ -82,6 +82,9 @@ export interface BatchInfo {
   totalMs: number;
   /** Set when the batch failed; every request in it got this error. */
   error?: TiffinError;
+  /** For each request in the batch (aligned with queueWaitMs), the trace context its caller passed in
+   * CallOptions.traceContext, undefined for callers that passed none; absent when no caller passed one. */
+  traceContexts?: readonly unknown[];
 }
 
 export interface ShedInfo {

@@ -3,6 +3,7 @@
 // and not-found answer), so mounting them leaves the host server's routes and parsers untouched.
 import type { FastifyInstance } from 'fastify';
 import type { ModelRepository } from '../repository/index.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import { kserveV2Routes } from './kserve-v2/rest-routes.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';
@@ -21,11 +22,18 @@ export interface ProtocolRoutesOptions {
   bodyLimit?: number;
   /** Name and version reported by V2 server metadata; default Tiffin's package. */
   server?: ServerInfo;
+  /** The server's tracing: an inference request it traces gets a `tiffin.inference` span, with the runner's queue
+   * and batch spans under it. Omitted: no spans (request ids still reach prediction logs). */
+  tracing?: Tracing;
 }
 
 export async function protocolRoutes(app: FastifyInstance, options: ProtocolRoutesOptions): Promise<void> {
   const protocols = new Set(options.protocols ?? PROTOCOL_NAMES);
-  const common = { repository: options.repository, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT };
+  const common = {
+    repository: options.repository,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    ...(options.tracing ? { tracing: options.tracing } : {}),
+  };
   if (protocols.has('kserve-v2')) await app.register(kserveV2Routes, { ...common, server: options.server ?? defaultServerInfo(), prefix: '/v2' });
   if (protocols.has('tfserving')) await app.register(tfServingRoutes, { ...common, prefix: '/v1' });
   if (protocols.has('torchserve')) await app.register(torchServeRoutes, common);

@@ -25,6 +25,10 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Higher runs first when calls queue; default 0. */
   priority?: number;
+  /** The calling request's id: prediction logs of models served without code record the call under it. */
+  requestId?: string;
+  /** The caller's OpenTelemetry Context (`unknown`, so lower layers need not import OpenTelemetry): a runner's queue and batch spans join it. */
+  traceContext?: unknown;
 }
 
 /** What services and protocol adapters hold: a model they can call, wherever it runs (in-process or in a runner). */

@@ -97,7 +97,16 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     logger,
     telemetry,
     provider: new RepositoryModelProvider(repository),
-    plugins: [(app) => protocolRoutes(app, { repository, ...(protocols ? { protocols } : {}), ...(bodyLimit ? { bodyLimit } : {}) })],
+    plugins: [
+      (app) =>
+        protocolRoutes(app, {
+          repository,
+          // Traced inference requests get tiffin.inference, queue and batch spans, as a service's model calls do.
+          tracing: telemetry.tracing,
+          ...(protocols ? { protocols } : {}),
+          ...(bodyLimit ? { bodyLimit } : {}),
+        }),
+    ],
   });
   let grpcServer: RunningGrpcServer | undefined;
   if (grpc !== false) {

@@ -120,7 +120,7 @@ describe('runner telemetry', () => {
     const metrics = new TiffinMetrics({ gpu: false, process: false });
     observeRunner(metrics, { tag: 'iris:1', dispatchers: new Map([['run', dispatcher]]), health: () => ({ replicas: { live: 1 } }) }, { tracing });
     const reqs = [0, 1].map(() => tracing.startRequest('POST', '/predict', '/predict', {}));
-    const info: BatchInfo & { traceContexts: unknown[] } = {
+    const info: BatchInfo = {
       dispatcher: 'iris:1.run', batch: 1, reason: 'full', rows: 2, requests: 2, queueWaitMs: [4, 1], runMs: 3, totalMs: 5,
       traceContexts: reqs.map((r) => r.context),
     };
@@ -142,6 +142,33 @@ describe('runner telemetry', () => {
     const [run] = named('tiffin.model.run');
     assert.equal(run!.parentSpanContext?.spanId, batch!.spanContext().spanId);
     assert.ok(Math.abs(ms(run!) - 3) < 0.01);
+  });
+
+  it('traces batches without metrics, and skips parts whose caller passed no context', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter, processor: 'simple', registerGlobal: false, env: {} });
+    const replica = new ManualReplica();
+    const dispatcher = new BatchDispatcher(replica, items, { name: 'iris:1.run', maxBatchSize: 4, clock: new FakeClock() });
+    const stop = observeRunner(undefined, { tag: 'iris:1', dispatchers: new Map([['run', dispatcher]]), health: () => ({ replicas: { live: 1 } }) }, { tracing });
+    const req = tracing.startRequest('POST', '/predict', '/predict', {});
+    const busy = dispatcher.submit([0]); // an untraced batch: no spans
+    const traced = dispatcher.submit([1], { traceContext: req.context });
+    const untraced = dispatcher.submit([2]);
+    replica.pending[0]!.finish(1);
+    await busy;
+    await settle();
+    replica.pending[0]!.finish(2);
+    assert.deepEqual(await Promise.all([traced, untraced]), [[10], [20]]);
+    tracing.endRequest(req.span, 200);
+    const spans = exporter.getFinishedSpans();
+    assert.equal(spans.filter((s) => s.name === 'tiffin.queue').length, 1, 'a queue span for the traced call only');
+    const [batch] = spans.filter((s) => s.name === 'tiffin.batch');
+    assert.equal(batch!.parentSpanContext?.spanId, req.span.spanContext().spanId);
+    assert.equal(batch!.attributes['tiffin.batch.size'], 2);
+    assert.equal(batch!.links.length, 1);
+    assert.equal(spans.filter((s) => s.name === 'tiffin.batch').length, 1);
+    stop(true);
+    dispatcher.dispose();
   });
 
   it('splits tags at the last colon', () => {

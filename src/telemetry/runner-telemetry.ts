@@ -27,10 +27,6 @@ export interface ObservedRunner {
   health(): { replicas: { live: number } };
 }
 
-/** A batch as seen by tracing: BatchInfo plus each part's trace context, when its caller passed one in
- * CallOptions.traceContext (aligned with queueWaitMs). */
-type TracedBatch = BatchInfo & { traceContexts?: readonly unknown[] };
-
 /** An OpenTelemetry Context (what Tiffin's request handling passes as CallOptions.traceContext). */
 function isContext(x: unknown): x is Context {
   return typeof x === 'object' && x !== null && typeof (x as Partial<Context>).getValue === 'function';
@@ -53,58 +49,66 @@ export function splitTag(tag: string): { model: string; version: string } {
 
 /**
  * Records a runner's inference metrics (and batch spans, given tracing and requests that carry a trace
- * context). Returns a function that stops observing; `forget` also drops the version's series.
+ * context). Without metrics (undefined), only the spans. Returns a function that stops observing; `forget`
+ * also drops the version's series.
  */
 export function observeRunner(
-  metrics: TiffinMetrics,
+  metrics: TiffinMetrics | undefined,
   runner: ObservedRunner,
   options: { tracing?: Tracing } = {},
 ): (forget?: boolean) => void {
   const { model, version } = splitTag(runner.tag);
-  const m = metrics.model(model, version);
+  const m = metrics?.model(model, version);
   const tracing = options.tracing?.enabled ? options.tracing : undefined;
   const stops: (() => void)[] = [];
   const completedSeen = new Map<string, number>();
 
+  if (!m && !tracing) return () => undefined;
+
   for (const [method, dispatcher] of runner.dispatchers) {
-    const onBatch = (info: TracedBatch) => {
-      for (const w of info.queueWaitMs) m.queueWait(w / 1000);
-      if (info.error) m.failedBatch(info.rows, info.reason);
-      else m.batch(info.rows, info.runMs / 1000, info.reason);
+    const onBatch = (info: BatchInfo) => {
+      if (m) {
+        for (const w of info.queueWaitMs) m.queueWait(w / 1000);
+        if (info.error) m.failedBatch(info.rows, info.reason);
+        else m.batch(info.rows, info.runMs / 1000, info.reason);
+      }
       if (tracing && info.traceContexts) traceBatch(tracing, info, info.traceContexts, model, version);
     };
+    dispatcher.on('batch', onBatch);
+    stops.push(() => dispatcher.off('batch', onBatch));
+    if (!m) continue;
     const onShed = (info: ShedInfo) => m.request(SHED_OUTCOME[info.reason]);
     const onFailed = (info: FailedInfo) =>
       m.request(info.reason === 'timeout' ? 'timeout' : info.reason === 'aborted' ? 'aborted' : 'error');
-    dispatcher.on('batch', onBatch);
     dispatcher.on('shed', onShed);
     dispatcher.on('failed', onFailed);
     completedSeen.set(method, dispatcher.stats().completed);
     stops.push(() => {
-      dispatcher.off('batch', onBatch);
       dispatcher.off('shed', onShed);
       dispatcher.off('failed', onFailed);
     });
   }
 
-  stops.push(
-    metrics.beforeCollect(() => {
-      let queuedRows = 0;
-      for (const [method, dispatcher] of runner.dispatchers) {
-        const stats = dispatcher.stats();
-        const seen = completedSeen.get(method) ?? 0;
-        if (stats.completed > seen) m.request('success', stats.completed - seen);
-        completedSeen.set(method, stats.completed);
-        queuedRows += stats.queued.rows;
-      }
-      m.setQueueDepth(queuedRows);
-      m.setReplicas(runner.health().replicas.live);
-    }),
-  );
+  if (metrics && m) {
+    stops.push(
+      metrics.beforeCollect(() => {
+        let queuedRows = 0;
+        for (const [method, dispatcher] of runner.dispatchers) {
+          const stats = dispatcher.stats();
+          const seen = completedSeen.get(method) ?? 0;
+          if (stats.completed > seen) m.request('success', stats.completed - seen);
+          completedSeen.set(method, stats.completed);
+          queuedRows += stats.queued.rows;
+        }
+        m.setQueueDepth(queuedRows);
+        m.setReplicas(runner.health().replicas.live);
+      }),
+    );
+  }
 
   return (forget = false) => {
     for (const stop of stops.splice(0)) stop();
-    if (forget) metrics.removeModel(model, version);
+    if (forget) metrics?.removeModel(model, version);
   };
 }
 
@@ -159,7 +163,7 @@ function isObservedRunner(x: unknown): x is ObservedRunner {
  * not runners (loaded in process) pass through untouched.
  */
 export function observeLoads<L extends (...args: never[]) => Promise<{ close(): Promise<void> }>>(
-  metrics: TiffinMetrics,
+  metrics: TiffinMetrics | undefined,
   load: L,
   options: { tracing?: Tracing } = {},
 ): L {

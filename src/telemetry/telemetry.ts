@@ -104,7 +104,7 @@ export class Telemetry {
 
   /** Wraps a model loader so the runners it loads report inference metrics (and batch spans) until closed. */
   observeLoads<L extends (...args: never[]) => Promise<{ close(): Promise<void> }>>(load: L): L {
-    return this.metrics ? observeLoads(this.metrics, load, { tracing: this.tracing }) : load;
+    return this.metrics || this.tracing.enabled ? observeLoads(this.metrics, load, { tracing: this.tracing }) : load;
   }
 
   /** Wraps a model loader so that models configured with `monitor:` log every call to their prediction stream
@@ -117,7 +117,7 @@ export class Telemetry {
 
   /** Reports a runner's inference metrics (and batch spans) until the returned function is called (`true`: drop its series). */
   observeRunner(runner: ObservedRunner): (forget?: boolean) => void {
-    return this.metrics ? observeRunner(this.metrics, runner, { tracing: this.tracing }) : () => undefined;
+    return this.metrics || this.tracing.enabled ? observeRunner(this.metrics, runner, { tracing: this.tracing }) : () => undefined;
   }
 
   /** A model version's inference metrics, or undefined when metrics are off. */

@@ -36,15 +36,16 @@ export interface MonitoredConfig {
 }
 
 export interface RunnableModel {
-  /** `requestId`: the calling request's id, when the protocol layer passes it (see CallOptions). */
-  run(feeds: Tensors, options?: CallOptions & { requestId?: string }): Promise<Tensors>;
+  /** `options.requestId`: the calling request's id, which the protocol routes pass. */
+  run(feeds: Tensors, options?: CallOptions): Promise<Tensors>;
 }
 
 /**
  * Wraps the repository's model loader so that every version of a model configured with `monitor:` logs each
  * call's inputs (as features) and outputs (as predictions) to its prediction stream. Inputs are logged before
- * the call, since a runner may take over their buffers. The request id comes from the call's options when the
- * protocol layer passes one, so targets can be joined later; otherwise a fresh id is used.
+ * the call, since a runner may take over their buffers. Records are keyed by CallOptions.requestId, which the
+ * protocol routes set to the id the client sees (HTTP: `x-request-id`; gRPC: the request's `id`), so targets can
+ * be joined later; a call without one (from code) gets a fresh id.
  */
 export function monitorLoads<C extends { config: MonitoredConfig }, T extends RunnableModel>(
   log: PredictionLog,

@@ -1,6 +1,7 @@
 // The inference.GRPCInferenceService handlers over a ModelRepository: health, metadata, inference and
 // the model repository RPCs. Failures answer a gRPC status (see error-status.ts), never crash the server.
-import type * as grpc from '@grpc/grpc-js';
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import { grpcStatusOf, protocolError } from '../error-status.ts';
@@ -12,6 +13,9 @@ import type {
 } from './grpc-proto.ts';
 import { inferV2 } from './infer.ts';
 import { modelMetadata, serverMetadata, type V2ServerMetadata } from './metadata.ts';
+
+/** Response metadata that carries the id a ModelInfer call was logged under. */
+export const REQUEST_ID_METADATA = 'x-request-id';
 
 /** Turns a handler's result or error into the callback's answer. */
 function unary<Req, Res>(handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -58,7 +62,18 @@ export function inferenceServiceHandlers(repository: ModelRepository, server: Se
 
     ModelInfer: unary(async (req: ModelInferRequest, call): Promise<ModelInferResponse> => {
       const request = decodeInferRequest(req);
-      const result = await untilCancelled(call, (signal) => inferV2(repository, req.model_name, req.model_version || undefined, request, signal));
+      // The request's own id names it in prediction logs. Without one, a fresh id, sent back as x-request-id metadata
+      // (as HTTP answers x-request-id), so the client can still join targets to it.
+      let requestId = request.id;
+      if (requestId === undefined) {
+        requestId = randomUUID();
+        const metadata = new grpc.Metadata();
+        metadata.set(REQUEST_ID_METADATA, requestId);
+        call.sendMetadata(metadata);
+      }
+      const result = await untilCancelled(call, (signal) =>
+        inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal }),
+      );
       return encodeInferResponse(result, request.id);
     }),
 

@@ -4,6 +4,7 @@ import { TiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import { shapeMatches, type Tensor, type TensorSpec, type Tensors } from '../../runtime/tensor.ts';
 import type { CallOptions } from '../../runtime/types.ts';
+import { runFor, type ProtocolCall } from '../request-call.ts';
 import { datatypeOfDtype, type V2Datatype } from './datatypes.ts';
 
 export type V2Parameters = Record<string, unknown>;
@@ -72,10 +73,9 @@ function checkOutputs(specs: readonly TensorSpec[], wanted: readonly string[] | 
 }
 
 /** Triton's request parameters that change how the call is scheduled: priority, and timeout in microseconds. */
-function callOptions(parameters: V2Parameters, outputs: string[] | undefined, signal?: AbortSignal): CallOptions {
+function callOptions(parameters: V2Parameters, outputs: string[] | undefined): CallOptions {
   const options: CallOptions = {};
   if (outputs) options.outputs = outputs;
-  if (signal) options.signal = signal;
   const { priority, timeout } = parameters;
   if (priority !== undefined) {
     if (typeof priority !== 'number' || !Number.isInteger(priority)) throw new TiffinError('BAD_REQUEST', 'parameter "priority" must be an integer');
@@ -88,13 +88,14 @@ function callOptions(parameters: V2Parameters, outputs: string[] | undefined, si
   return options;
 }
 
-/** Runs a decoded V2 request on `model` (its default version, or `version`: a version name or a label). */
+/** Runs a decoded V2 request on `model` (its default version, or `version`: a version name or a label). `call`
+ * carries the transport's request id, abort signal and trace. */
 export async function inferV2(
   repository: ModelRepository,
   model: string,
   version: string | undefined,
   request: V2InferRequest,
-  signal?: AbortSignal,
+  call: ProtocolCall = {},
 ): Promise<V2InferResult> {
   const lease = repository.acquire(model, version === undefined ? {} : { version });
   try {
@@ -103,8 +104,7 @@ export async function inferV2(
     checkOutputs(handle.outputs, request.outputs);
     const feeds: Tensors = {};
     for (const input of request.inputs) feeds[input.name] = input.tensor;
-    const options = callOptions(request.parameters, request.outputs, signal);
-    const results = await handle.run(feeds, options);
+    const results = await runFor(call, handle, model, feeds, callOptions(request.parameters, request.outputs));
     const order = request.outputs ?? (handle.outputs.length > 0 ? handle.outputs.map((s) => s.name) : Object.keys(results));
     const outputs: V2Output[] = [];
     for (const name of order) {

@@ -5,8 +5,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
+import type { Tracing } from '../../telemetry/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone, headerValue, jsonBody } from '../http-helpers.ts';
+import { httpCall } from '../request-call.ts';
 import type { ServerInfo } from '../server-info.ts';
 import { inferV2 } from './infer.ts';
 import { modelMetadata, serverMetadata } from './metadata.ts';
@@ -16,6 +18,8 @@ export interface KServeV2RestOptions {
   repository: ModelRepository;
   server: ServerInfo;
   bodyLimit: number;
+  /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
+  tracing?: Tracing;
 }
 
 interface ModelParams {
@@ -70,7 +74,7 @@ export async function kserveV2Routes(app: FastifyInstance, options: KServeV2Rest
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { model, version } = req.params as ModelParams;
     const parsed = parseInferBody(req.body as Buffer | undefined, headerValue(req.headers[HEADER_LENGTH_HEADER]));
-    const result = await inferV2(repository, model, version, parsed.request, clientGone(reply));
+    const result = await inferV2(repository, model, version, parsed.request, httpCall(req, options.tracing, clientGone(reply)));
     const encoded = encodeInferResponse(result, parsed.request.id, parsed.binaryOutput);
     if (encoded.headerLength === undefined) return reply.type('application/json').send(encoded.body);
     return reply.header(HEADER_LENGTH_HEADER, String(encoded.headerLength)).type('application/octet-stream').send(encoded.body);

@@ -6,15 +6,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository, VersionSelector } from '../../repository/index.ts';
+import type { Tracing } from '../../telemetry/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
 import { parseLenientJson } from '../lenient-json.ts';
+import { httpCall, runFor } from '../request-call.ts';
 import { decodePredict, encodePredict } from './predict-codec.ts';
 import { modelMetadata, modelStatus } from './status.ts';
 
 export interface TfServingOptions {
   repository: ModelRepository;
   bodyLimit: number;
+  /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
+  tracing?: Tracing;
 }
 
 interface Target {
@@ -94,7 +98,7 @@ export async function tfServingRoutes(app: FastifyInstance, options: TfServingOp
     const lease = repository.acquire(target.model, target.selector);
     try {
       const decoded = decodePredict(json, lease.handle.inputs);
-      const results = await lease.handle.run(decoded.feeds, { signal: clientGone(reply) });
+      const results = await runFor(httpCall(request, options.tracing, clientGone(reply)), lease.handle, target.model, decoded.feeds);
       const names = lease.handle.outputs.length > 0 ? lease.handle.outputs.map((o) => o.name) : Object.keys(results);
       const outputs = names.map((name) => {
         const tensor = results[name];

@@ -8,14 +8,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import type { Tensor, TensorSpec, Tensors } from '../../runtime/tensor.ts';
+import type { Tracing } from '../../telemetry/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
 import { flattenNested, jsonToTensorData, nestedJson, nestedShape } from '../json-tensor.ts';
 import { parseLenientJson } from '../lenient-json.ts';
+import { httpCall, runFor } from '../request-call.ts';
 
 export interface TorchServeOptions {
   repository: ModelRepository;
   bodyLimit: number;
+  /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
+  tracing?: Tracing;
 }
 
 const ERROR_TYPE: Record<number, string> = {
@@ -95,7 +99,7 @@ export async function torchServeRoutes(app: FastifyInstance, options: TorchServe
     const lease = repository.acquire(model, version === undefined ? {} : { version });
     try {
       const { feeds, unbatch } = decode(body, lease.handle.inputs);
-      const results = await lease.handle.run(feeds, { signal: clientGone(reply) });
+      const results = await runFor(httpCall(request, options.tracing, clientGone(reply)), lease.handle, model, feeds);
       const names = lease.handle.outputs.length > 0 ? lease.handle.outputs.map((o) => o.name) : Object.keys(results);
       const parts = names.map((name) => {
         const t = results[name];
