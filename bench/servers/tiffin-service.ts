@@ -10,7 +10,7 @@ export default service('batching-bench', { models: { mlp: `${MODEL_NAME}:latest`
     output: z.object({ output: z.array(z.number()) }),
     summary: 'The MLP on one row of 256 floats',
     handler: async ({ input }, ctx) => {
-      const out = await ctx.models.mlp.run({ input: tensor('float32', [1, WIDTH], Float32Array.from(input)) }, { signal: ctx.signal });
+      const out = await ctx.models.mlp.run({ input: tensor('float32', [1, WIDTH], Float32Array.from(input)) });
       return { output: Array.from(out.output!.data as Float32Array) };
     },
   });

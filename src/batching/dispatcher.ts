@@ -5,6 +5,7 @@
 // replica stays busy. Requests that cannot make their deadline are turned away early with a 503.
 import { EventEmitter } from 'node:events';
 import { TiffinError, messageOf, type ErrorCode } from '../errors/index.ts';
+import type { CancelSignal } from '../runtime/cancellation.ts';
 import type { CallOptions } from '../runtime/types.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { BatchCodec } from './codec.ts';
@@ -36,7 +37,7 @@ interface Pending<I, O> extends Queued {
   reject(err: TiffinError): void;
   /** Cancels the timeout timer, when there is one. */
   cancelTimer: (() => void) | undefined;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   onAbort: (() => void) | undefined;
   /** CallOptions.traceContext, passed through to the batch event untouched. */
   readonly traceContext: unknown;

@@ -23,7 +23,9 @@ export interface Part<T> {
 
 interface Bucket<T> {
   priority: number;
-  items: T[];
+  /** Arrival order; a slot is cleared when its request leaves, so the queue never keeps a finished request
+   * (and through its promise, the whole request) alive. */
+  items: (T | undefined)[];
   head: number;
   live: number;
   rows: number;
@@ -65,6 +67,8 @@ export class RequestQueue<T extends Queued> {
     if (!item.queued) return;
     const bucket = this.buckets.find((b) => b.priority === item.priority)!;
     this.leave(bucket, item);
+    const i = bucket.items.indexOf(item, bucket.head);
+    if (i >= 0) bucket.items[i] = undefined;
     this.compact(bucket);
   }
 
@@ -91,8 +95,8 @@ export class RequestQueue<T extends Queued> {
       const b = this.buckets[i]!;
       if (b.priority >= priority) return undefined;
       for (let j = b.items.length - 1; j >= b.head; j--) {
-        const item = b.items[j]!;
-        if (item.queued && item.taken === 0) return item;
+        const item = b.items[j];
+        if (item?.queued && item.taken === 0) return item;
       }
     }
     return undefined;
@@ -108,8 +112,8 @@ export class RequestQueue<T extends Queued> {
     let key: string | undefined;
     for (const b of [...this.buckets]) {
       for (let i = b.head; i < b.items.length && room > 0; i++) {
-        const item = b.items[i]!;
-        if (!item.queued) continue;
+        const item = b.items[i];
+        if (!item?.queued) continue;
         if (key === undefined) key = item.key;
         else if (item.key !== key) continue;
         const count = Math.min(room, item.rows - item.taken);
@@ -118,7 +122,10 @@ export class RequestQueue<T extends Queued> {
         b.rows -= count;
         this.rowCount -= count;
         room -= count;
-        if (item.taken === item.rows) this.leave(b, item, false);
+        if (item.taken === item.rows) {
+          this.leave(b, item, false);
+          b.items[i] = undefined;
+        }
       }
       this.compact(b);
       if (room === 0) break;
@@ -128,11 +135,16 @@ export class RequestQueue<T extends Queued> {
 
   /** Every request still waiting, in no particular order. */
   *all(): IterableIterator<T> {
-    for (const b of this.buckets) for (let i = b.head; i < b.items.length; i++) if (b.items[i]!.queued) yield b.items[i]!;
+    for (const b of this.buckets) {
+      for (let i = b.head; i < b.items.length; i++) {
+        const item = b.items[i];
+        if (item?.queued) yield item;
+      }
+    }
   }
 
   private first(b: Bucket<T>): T | undefined {
-    while (b.head < b.items.length && !b.items[b.head]!.queued) b.head++;
+    while (b.head < b.items.length && !b.items[b.head]?.queued) b.items[b.head++] = undefined;
     return b.items[b.head];
   }
 
@@ -146,10 +158,12 @@ export class RequestQueue<T extends Queued> {
     }
   }
 
-  /** Drops an empty bucket, and the left requests at the front of a long one. */
+  /** Empties a bucket none of whose requests wait (kept: priorities are few), and drops the cleared front of
+   * a long one. */
   private compact(b: Bucket<T>): void {
     if (b.live === 0) {
-      this.buckets = this.buckets.filter((x) => x !== b);
+      b.items.length = 0;
+      b.head = 0;
       return;
     }
     this.first(b);

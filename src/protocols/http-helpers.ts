@@ -2,6 +2,7 @@
 // own), a signal that fires when the client goes away, and JSON bodies parsed with a protocol error.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TiffinError } from '../errors/index.ts';
+import { Cancellation } from '../runtime/cancellation.ts';
 
 /** Default largest request body: tensors are big. */
 export const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024;
@@ -12,13 +13,14 @@ export function acceptRawBodies(app: FastifyInstance, bodyLimit: number): void {
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 }
 
-/** Aborts when the response closes before it was sent (the client went away). */
-export function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
+/** Aborts when the response closes before it was sent (the client went away). A Cancellation, not an
+ * AbortSignal: see runtime/cancellation.ts for why. */
+export function clientGone(reply: FastifyReply): Cancellation {
+  const cancellation = new Cancellation();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new TiffinError('BAD_REQUEST', 'the client closed the connection'));
+    if (!reply.raw.writableFinished) cancellation.abort(new TiffinError('BAD_REQUEST', 'the client closed the connection'));
   });
-  return controller.signal;
+  return cancellation;
 }
 
 /** The body as a JSON value; `empty` when there is no body. BAD_REQUEST when it is not JSON. */

@@ -5,6 +5,7 @@
 import type { Context } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import type { Tensors } from '../runtime/tensor.ts';
+import type { CancelSignal } from '../runtime/cancellation.ts';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import { requestTelemetry } from '../telemetry/http-telemetry.ts';
 import { tracedHandle } from '../telemetry/model-tracing.ts';
@@ -14,13 +15,13 @@ export interface ProtocolCall {
   /** The id the client sees: HTTP `x-request-id` (or the one the server made up), the V2 gRPC request's `id`. */
   requestId?: string;
   /** Aborts the call when the client goes away. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Set only when the request is traced (sampled). */
   trace?: { tracing: Tracing; context: Context };
 }
 
 /** The call of an HTTP protocol request: its id, and its trace when the server traces it. */
-export function httpCall(request: FastifyRequest, tracing: Tracing | undefined, signal: AbortSignal): ProtocolCall {
+export function httpCall(request: FastifyRequest, tracing: Tracing | undefined, signal: CancelSignal): ProtocolCall {
   const call: ProtocolCall = { requestId: request.id, signal };
   if (tracing?.enabled) {
     const trace = requestTelemetry(request)?.trace;

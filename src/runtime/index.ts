@@ -5,3 +5,4 @@ export type * from './types.ts';
 export { onnxRuntime, OnnxModel, cudaAvailable, onnxRuntimeVersion, ONNX_METHOD } from './onnx.ts';
 export { customRuntime, CustomModel, type CustomModelContext, type CustomModelHooks } from './custom.ts';
 export { getRuntime, registerRuntime, frameworks } from './registry.ts';
+export { Cancellation, handlesCancelledWith, type CancelSignal } from './cancellation.ts';

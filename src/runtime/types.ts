@@ -1,6 +1,7 @@
 // The contract every framework adapter implements: check and describe model files before they are
 // saved, and load a saved model into a `Model` that runs. Adapters never touch the store's layout.
 import type { ModelManifest, Signature } from '../store/manifest.ts';
+import type { CancelSignal } from './cancellation.ts';
 import type { TensorSpec, Tensors } from './tensor.ts';
 
 export interface SessionOptions {
@@ -19,8 +20,8 @@ export interface LoadOptions extends SessionOptions {}
 export interface CallOptions {
   /** Limits which outputs are computed and returned. */
   outputs?: string[];
-  /** Aborts a queued call (for example when the client went away). */
-  signal?: AbortSignal;
+  /** Aborts a queued call (for example when the client went away): an AbortSignal, or a server's cheaper Cancellation. */
+  signal?: CancelSignal;
   /** Give up (503/504) when the call cannot finish within this many milliseconds. */
   timeoutMs?: number;
   /** Higher runs first when calls queue; default 0. */

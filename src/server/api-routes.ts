@@ -1,95 +1,164 @@
-// One POST route per API. Before the body is read: readiness and the media type (503 / 415 early).
-// Then: read the body, build the request context, invoke the API, and send its body or event stream.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+// One POST route per API. Before the body is read (onRequest): readiness and the media type (503 / 415 early),
+// and the request joins the lifecycle's in-flight set. Then: read the body, build the request context, invoke
+// the API, and send its body or event stream. Routes whose input takes multipart bodies live in their own
+// scope with @fastify/multipart, whose hooks would otherwise run on every request of every API.
+import type { ServerResponse } from 'node:http';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { ModelTags, RequestContext } from '../service/context.ts';
+import { Cancellation, handlesCancelledWith } from '../runtime/cancellation.ts';
+import type { ModelHandles, ModelTags, RequestContext } from '../service/context.ts';
 import { checkMediaType, invokeApi } from '../service/invoke.ts';
-import { parseContentType } from '../service/media-type.ts';
+import { MULTIPART_MEDIA_TYPE } from '../service/io-file.ts';
+import { acceptsMediaType, parseContentType, type ParsedMediaType } from '../service/media-type.ts';
 import type { ApiDefinition } from '../service/service.ts';
-import { NO_REQUEST_TRACE, requestTelemetry, type HandlerTelemetry } from '../telemetry/index.ts';
+import { NO_REQUEST_TRACE, requestTelemetry, type HandlerTelemetry, type PredictionRecord, type UserMetrics } from '../telemetry/index.ts';
 import type { AppContext } from './app-context.ts';
 import { errorBody, toTiffinError } from './error-reply.ts';
 import { sendEventStream } from './event-stream.ts';
+import type { InFlightRequest } from './lifecycle.ts';
 import { readPayload } from './request-payload.ts';
 
-/** Cancellation of each API request, from its onRequest hook to its handler. */
-const controllers = new WeakMap<FastifyRequest, AbortController>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by an API route's onRequest hook. */
+    tiffinApi: ApiRequest | null;
+  }
+}
 
-function trackRequest(app: AppContext, request: FastifyRequest, reply: FastifyReply): void {
-  const { controller, done } = app.lifecycle.track(reply.raw);
-  controllers.set(request, controller);
-  reply.raw.once('close', () => {
-    // A response that closed before it finished means the client went away. Its socket can linger
-    // half-open (until the keep-alive timeout) and hold up shutdown, so it goes too.
-    if (!reply.raw.writableFinished) {
-      controller.abort();
-      request.raw.socket.destroy();
-    }
-    done();
+/** An API request from its onRequest hook to its response: its parsed Content-Type and its cancellation. */
+class ApiRequest extends Cancellation implements InFlightRequest {
+  inFlightPrev: InFlightRequest | undefined = undefined;
+  inFlightNext: InFlightRequest | undefined = undefined;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly contentType: ParsedMediaType,
+  ) {
+    super();
+  }
+}
+
+/** A handler's context. A class, so its methods are shared rather than made per request, and the logger child
+ * and the AbortSignal are made only when a handler asks for them. Model calls through `models` are cancelled
+ * with the request without one (see runtime/cancellation.ts). */
+class ApiContext implements RequestContext<ModelTags> {
+  status = 200;
+  responseHeaders: Record<string, string> | undefined;
+  readonly models: ModelHandles<ModelTags>;
+  private logger: Logger | undefined;
+
+  constructor(
+    private readonly app: AppContext,
+    private readonly request: ApiRequest,
+    readonly requestId: string,
+    readonly api: string,
+    readonly headers: RequestContext<ModelTags>['headers'],
+    readonly telemetry: HandlerTelemetry,
+  ) {
+    this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request));
+  }
+
+  get signal(): AbortSignal {
+    return this.request.signal;
+  }
+
+  get log(): Logger {
+    this.logger ??= this.app.log.child({ reqId: this.requestId, api: this.api });
+    return this.logger;
+  }
+
+  get metrics(): UserMetrics {
+    return this.telemetry.metrics;
+  }
+
+  get fetch(): typeof fetch {
+    return this.telemetry.fetch;
+  }
+
+  get traceId(): string | undefined {
+    return this.telemetry.traceId;
+  }
+
+  setStatus(code: number): void {
+    if (!Number.isInteger(code) || code < 200 || code > 599) throw new TypeError(`setStatus: ${code} is not an HTTP status`);
+    this.status = code;
+  }
+
+  setHeader(name: string, value: string): void {
+    (this.responseHeaders ??= {})[name.toLowerCase()] = value;
+  }
+
+  monitor(name: string): PredictionRecord {
+    return this.telemetry.monitor(name);
+  }
+}
+
+function takesMultipart(api: ApiDefinition): boolean {
+  return acceptsMediaType(api.input.accepts, MULTIPART_MEDIA_TYPE);
+}
+
+function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefinition): void {
+  fastify.post(api.route, {
+    onRequest: (request, reply, done) => {
+      const notReady = app.lifecycle.notReady();
+      if (notReady) return done(notReady);
+      const contentType = parseContentType(request.headers['content-type']);
+      try {
+        checkMediaType(api, contentType.mediaType);
+      } catch (err) {
+        return done(err as Error);
+      }
+      const call = new ApiRequest(reply.raw, contentType);
+      request.tiffinApi = call;
+      app.lifecycle.enter(call);
+      reply.raw.on('close', () => {
+        // A response that closed before it finished means the client went away. Its socket can linger
+        // half-open (until the keep-alive timeout) and hold up shutdown, so it goes too.
+        if (!reply.raw.writableFinished) {
+          call.abort();
+          request.raw.socket.destroy();
+        }
+        app.lifecycle.leave(call);
+      });
+      done();
+    },
+    handler: async (request, reply) => {
+      const call = request.tiffinApi!;
+      const payload = await readPayload(request, app.options.maxBodySize, call.contentType);
+      const telemetry = app.telemetry.forHandler(request.id, requestTelemetry(request)?.trace ?? NO_REQUEST_TRACE);
+      const ctx = new ApiContext(app, call, request.id, api.name, payload.headers, telemetry);
+      let result: Awaited<ReturnType<typeof invokeApi>>;
+      try {
+        result = await invokeApi(api, payload, ctx, { accept: request.headers.accept });
+      } finally {
+        telemetry.end(); // commits the request's prediction records, whatever the outcome
+      }
+      reply.status(ctx.status);
+      if (ctx.responseHeaders) for (const name in ctx.responseHeaders) reply.header(name, ctx.responseHeaders[name]);
+      if (result.type === 'events') {
+        return sendEventStream(reply, {
+          contentType: result.contentType,
+          frames: result.frames,
+          signal: call.signal,
+          log: ctx.log,
+          errorBody: (err) => errorBody(toTiffinError(err, app.options.maxBodySize), request.id, app.options.development),
+        });
+      }
+      if (result.headers) for (const name in result.headers) reply.header(name, result.headers[name]);
+      return reply.type(result.contentType).send(result.body);
+    },
   });
 }
 
-function contextFor(app: AppContext, api: ApiDefinition, request: FastifyRequest, headers: RequestContext<ModelTags>['headers'], signal: AbortSignal, log: Logger) {
-  const state = { status: 200, headers: {} as Record<string, string> };
-  const telemetry: HandlerTelemetry = app.telemetry.forHandler(request.id, requestTelemetry(request)?.trace ?? NO_REQUEST_TRACE);
-  const ctx: RequestContext<ModelTags> = {
-    requestId: request.id,
-    api: api.name,
-    headers,
-    models: telemetry.models(app.lifecycle.models),
-    signal,
-    log,
-    setStatus(code: number) {
-      if (!Number.isInteger(code) || code < 200 || code > 599) throw new TypeError(`setStatus: ${code} is not an HTTP status`);
-      state.status = code;
-    },
-    setHeader(name: string, value: string) {
-      state.headers[name.toLowerCase()] = value;
-    },
-    metrics: telemetry.metrics,
-    monitor: (name: string) => telemetry.monitor(name),
-    get fetch() {
-      return telemetry.fetch;
-    },
-    traceId: telemetry.traceId,
-  };
-  return { ctx, state, telemetry };
-}
-
-export function registerApiRoutes(fastify: FastifyInstance, app: AppContext): void {
-  for (const api of app.svc.apis) {
-    fastify.post(api.route, {
-      onRequest: async (request, reply) => {
-        const notReady = app.lifecycle.notReady();
-        if (notReady) throw notReady;
-        checkMediaType(api, parseContentType(request.headers['content-type']).mediaType);
-        trackRequest(app, request, reply);
-      },
-      handler: async (request, reply) => {
-        const signal = controllers.get(request)?.signal ?? new AbortController().signal;
-        const payload = await readPayload(request, app.options.maxBodySize);
-        const log = app.log.child({ reqId: request.id, api: api.name });
-        const { ctx, state, telemetry } = contextFor(app, api, request, payload.headers, signal, log);
-        let result: Awaited<ReturnType<typeof invokeApi>>;
-        try {
-          result = await invokeApi(api, payload, ctx, { accept: request.headers.accept });
-        } finally {
-          telemetry.end(); // commits the request's prediction records, whatever the outcome
-        }
-        reply.status(state.status);
-        for (const [name, value] of Object.entries(state.headers)) reply.header(name, value);
-        if (result.type === 'events') {
-          return sendEventStream(reply, {
-            contentType: result.contentType,
-            frames: result.frames,
-            signal,
-            log,
-            errorBody: (err) => errorBody(toTiffinError(err, app.options.maxBodySize), request.id, app.options.development),
-          });
-        }
-        for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
-        return reply.type(result.contentType).send(result.body);
-      },
-    });
-  }
+export async function registerApiRoutes(fastify: FastifyInstance, app: AppContext): Promise<void> {
+  if (!fastify.hasRequestDecorator('tiffinApi')) fastify.decorateRequest('tiffinApi', null);
+  const multipartApis = app.svc.apis.filter(takesMultipart);
+  for (const api of app.svc.apis) if (!multipartApis.includes(api)) addApiRoute(fastify, app, api);
+  if (multipartApis.length === 0) return;
+  await fastify.register(async (scope) => {
+    const { maxBodySize } = app.options;
+    await scope.register(multipart, { limits: { fileSize: maxBodySize, fieldSize: maxBodySize } });
+    for (const api of multipartApis) addApiRoute(scope, app, api);
+  });
 }

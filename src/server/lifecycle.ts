@@ -7,14 +7,56 @@ import type { ModelHandles, ModelTags } from '../service/context.ts';
 import type { ModelProvider, OpenedModels } from '../service/model-provider.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 
+/** What the lifecycle needs of a request in flight: its response, a way to cancel it, and the links of the
+ * in-flight list (owned by the lifecycle: start them undefined). */
+export interface InFlightRequest {
+  readonly res: ServerResponse;
+  abort(reason: unknown): void;
+  inFlightPrev: InFlightRequest | undefined;
+  inFlightNext: InFlightRequest | undefined;
+}
+
+/**
+ * The requests in flight, as a list linked through the requests themselves. A Set would read better, but a
+ * long-lived Set that takes and drops an entry per request made V8 promote every request's object graph to the
+ * old generation (scavenges of 5-10 ms instead of 1, and frequent full collections; bench/RESULTS.md).
+ */
+class InFlightList {
+  private head: InFlightRequest | undefined;
+  size = 0;
+
+  add(r: InFlightRequest): void {
+    r.inFlightPrev = undefined;
+    r.inFlightNext = this.head;
+    if (this.head) this.head.inFlightPrev = r;
+    this.head = r;
+    this.size++;
+  }
+
+  /** Removes `r`; false when it was not in the list. */
+  delete(r: InFlightRequest): boolean {
+    if (r.inFlightPrev === undefined && this.head !== r) return false;
+    if (r.inFlightPrev) r.inFlightPrev.inFlightNext = r.inFlightNext;
+    else this.head = r.inFlightNext;
+    if (r.inFlightNext) r.inFlightNext.inFlightPrev = r.inFlightPrev;
+    r.inFlightPrev = r.inFlightNext = undefined;
+    this.size--;
+    return true;
+  }
+
+  *[Symbol.iterator](): IterableIterator<InFlightRequest> {
+    for (let r = this.head; r; r = r.inFlightNext) yield r;
+  }
+}
+
 export type Phase = 'loading-models' | 'starting' | 'ready' | 'failed' | 'draining' | 'closed';
 
 export class ServiceLifecycle {
   phase: Phase = 'loading-models';
   failure: TiffinError | undefined;
   private opened: OpenedModels | undefined;
-  /** In-flight requests: their cancellation and their response (to ask for the connection to close). */
-  private readonly inFlight = new Map<AbortController, ServerResponse>();
+  /** In-flight requests: to ask for their connection to close, and to cancel them when the grace period ends. */
+  private readonly inFlight = new InFlightList();
   private idle: (() => void) | undefined;
   private started: Promise<void> | undefined;
 
@@ -75,17 +117,13 @@ export class ServiceLifecycle {
     return this.phase === 'draining' || this.phase === 'closed';
   }
 
-  /** Registers a request; returns its cancellation controller and a function to call when it is done. */
-  track(res: ServerResponse): { controller: AbortController; done: () => void } {
-    const controller = new AbortController();
-    this.inFlight.set(controller, res);
-    return {
-      controller,
-      done: () => {
-        this.inFlight.delete(controller);
-        if (this.inFlight.size === 0) this.idle?.();
-      },
-    };
+  /** Registers a request in flight, until `leave(request)`. */
+  enter(request: InFlightRequest): void {
+    this.inFlight.add(request);
+  }
+
+  leave(request: InFlightRequest): void {
+    if (this.inFlight.delete(request) && this.inFlight.size === 0) this.idle?.();
   }
 
   get inFlightCount(): number {
@@ -96,7 +134,7 @@ export class ServiceLifecycle {
   beginDrain(): void {
     if (!this.isClosing()) this.phase = 'draining';
     // Keep-alive connections of in-flight requests would otherwise stay open after their response.
-    for (const res of this.inFlight.values()) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const { res } of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
   }
 
   /** Waits for in-flight requests; when the grace period runs out, cancels them. True if it had to cancel. */
@@ -113,7 +151,7 @@ export class ServiceLifecycle {
     if (forced) {
       this.log.warn({ inFlight: this.inFlight.size }, `shutdown grace period (${graceMs} ms) ran out; cancelling in-flight requests`);
       const reason = new TiffinError('SHUTTING_DOWN', 'the server shut down before the request finished');
-      for (const c of this.inFlight.keys()) c.abort(reason);
+      for (const request of [...this.inFlight]) request.abort(reason);
     }
     return forced;
   }

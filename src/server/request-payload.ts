@@ -3,13 +3,17 @@
 import type { FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError, messageOf } from '../errors/index.ts';
 import type { FormPart, RequestPayload } from '../service/io-types.ts';
-import { parseContentType } from '../service/media-type.ts';
+import { parseContentType, type ParsedMediaType } from '../service/media-type.ts';
 import { humanBytes, toTiffinError } from './error-reply.ts';
 
 const MAX_PARTS = 1000;
 
-/** Header values as plain strings; repeated headers joined with ", ". */
+/** Header values as plain strings; repeated headers joined with ", ". Node already joins repeats of most
+ * headers, so the object itself is returned unless one holds a list. */
 export function flattenHeaders(headers: FastifyRequest['headers']): Record<string, string | undefined> {
+  let lists = false;
+  for (const name in headers) if (Array.isArray(headers[name])) lists = true;
+  if (!lists) return headers as Record<string, string | undefined>;
   const out: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(headers)) out[name] = Array.isArray(value) ? value.join(', ') : value;
   return out;
@@ -43,8 +47,9 @@ async function readParts(request: FastifyRequest, maxBodySize: number): Promise<
   return parts;
 }
 
-export async function readPayload(request: FastifyRequest, maxBodySize: number): Promise<RequestPayload> {
-  const { mediaType, params } = parseContentType(request.headers['content-type']);
+/** The request's body (or parts); `contentType` is its Content-Type, parsed already by the caller. */
+export async function readPayload(request: FastifyRequest, maxBodySize: number, contentType: ParsedMediaType): Promise<RequestPayload> {
+  const { mediaType, params } = contentType;
   const headers = flattenHeaders(request.headers);
   if (mediaType === 'multipart/form-data') {
     return { mediaType, mediaParams: params, headers, body: Buffer.alloc(0), parts: await readParts(request, maxBodySize) };

@@ -65,15 +65,11 @@ export function tracedHandle(handle: ModelHandle, key: string, tracing: Tracing,
   };
 }
 
-/** The handles a traced request's handler sees: each wrapped on first use. */
+/** The handles a traced request's handler sees. Plain properties, not lazy accessors: objects given fresh
+ * accessor closures per request each get a hidden class of their own, which costs more garbage collection than
+ * wrapping every handle up front (see runtime/cancellation.ts). */
 export function tracedHandles<H extends Readonly<Record<string, ModelHandle>>>(handles: H, tracing: Tracing, parent: Context): H {
   const out: Record<string, ModelHandle> = {};
-  for (const key of Object.keys(handles)) {
-    let wrapped: ModelHandle | undefined;
-    Object.defineProperty(out, key, {
-      enumerable: true,
-      get: () => (wrapped ??= tracedHandle(handles[key]!, key, tracing, parent)),
-    });
-  }
+  for (const key in handles) out[key] = tracedHandle(handles[key]!, key, tracing, parent);
   return out as H;
 }

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
+import { Cancellation, type CancelSignal } from '../../runtime/cancellation.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import { grpcStatusOf, protocolError } from '../error-status.ts';
 import type { ServerInfo } from '../server-info.ts';
@@ -30,12 +31,12 @@ function unary<Req, Res>(handler: (request: Req, call: grpc.ServerUnaryCall<Req,
 }
 
 /** Runs `work` with a signal that aborts if the caller cancels (or its deadline passes) before it is done. */
-async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const cancel = (): void => controller.abort();
+async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, work: (signal: CancelSignal) => Promise<T>): Promise<T> {
+  const cancellation = new Cancellation();
+  const cancel = (): void => cancellation.abort();
   call.once('cancelled', cancel);
   try {
-    return await work(controller.signal);
+    return await work(cancellation);
   } finally {
     // grpc-js may report the stream's end as a cancellation after the answer; it must not abort anything.
     call.removeListener('cancelled', cancel);

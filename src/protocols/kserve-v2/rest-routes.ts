@@ -33,7 +33,7 @@ export async function kserveV2Routes(app: FastifyInstance, options: KServeV2Rest
 
   app.setErrorHandler((err, request, reply) => {
     const { status, message, retryAfter } = protocolError(err);
-    if (status >= 500 && !isTiffinError(err)) request.log.error({ err }, 'V2 request failed');
+    if (status >= 500 && !isTiffinError(err)) request.log.error({ err, reqId: request.id }, 'V2 request failed');
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return reply.code(status).type('application/json').send({ error: message });
   });

@@ -67,7 +67,7 @@ export async function tfServingRoutes(app: FastifyInstance, options: TfServingOp
 
   app.setErrorHandler((err, request, reply) => {
     const { status, message } = protocolError(err);
-    if (status >= 500 && !isTiffinError(err)) request.log.error({ err }, 'TF Serving request failed');
+    if (status >= 500 && !isTiffinError(err)) request.log.error({ err, reqId: request.id }, 'TF Serving request failed');
     return reply.code(status).type('application/json').send({ error: message });
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: notFound(request).message }));

@@ -77,7 +77,7 @@ export async function torchServeRoutes(app: FastifyInstance, options: TorchServe
 
   app.setErrorHandler((err, request, reply) => {
     const { status, message } = protocolError(err);
-    if (status >= 500 && !isTiffinError(err)) request.log.error({ err }, 'TorchServe request failed');
+    if (status >= 500 && !isTiffinError(err)) request.log.error({ err, reqId: request.id }, 'TorchServe request failed');
     return reply.code(status).type('application/json').send({ code: status, type: ERROR_TYPE[status] ?? 'InternalServerException', message });
   });
 

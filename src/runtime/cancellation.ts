@@ -1,0 +1,109 @@
+// Cancelling a model call when its request goes away, without an AbortSignal per request. Node 20's
+// AbortSignal is dear in a way no profile of the request shows: every one survives the young-generation
+// garbage collections (it is an EventTarget given a new prototype) and is promoted, so a signal per request
+// at a few thousand requests per second turns 1 ms scavenges into 5-10 ms ones plus frequent full
+// collections (measured: bench/RESULTS.md). Servers give each request a Cancellation instead; it makes a
+// real AbortSignal only for code that asks for one.
+import type { Tensors } from './tensor.ts';
+import type { CallOptions, ModelHandle } from './types.ts';
+
+/** What a model call's `signal` must offer: an AbortSignal fits, and so does a Cancellation. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+export class Cancellation implements CancelSignal {
+  private isAborted = false;
+  private abortReason: unknown;
+  private listeners: (() => void)[] | undefined;
+  private controller: AbortController | undefined;
+
+  get aborted(): boolean {
+    return this.isAborted;
+  }
+
+  get reason(): unknown {
+    return this.abortReason;
+  }
+
+  /** Like AbortSignal's: a listener added after the abort is never called, and each is called once. */
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (!this.isAborted) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.listeners!.splice(i, 1);
+  }
+
+  abort(reason?: unknown): void {
+    if (this.isAborted) return;
+    this.isAborted = true;
+    this.abortReason = reason;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) for (const listener of listeners) listener();
+    if (this.controller) this.controller.abort(reason);
+  }
+
+  /** A real AbortSignal that aborts with this, made on first use (for fetch and other platform APIs). */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.isAborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+}
+
+/** A handle whose calls carry `signal` unless they bring their own. A class rather than closures: servers make
+ * one per model per request. */
+class CancelledHandle implements ModelHandle {
+  constructor(
+    private readonly handle: ModelHandle,
+    private readonly signal: CancelSignal,
+  ) {}
+
+  get tag(): string {
+    return this.handle.tag;
+  }
+
+  get framework(): string {
+    return this.handle.framework;
+  }
+
+  get signatures(): ModelHandle['signatures'] {
+    return this.handle.signatures;
+  }
+
+  get inputs(): ModelHandle['inputs'] {
+    return this.handle.inputs;
+  }
+
+  get outputs(): ModelHandle['outputs'] {
+    return this.handle.outputs;
+  }
+
+  run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+    return this.handle.run(feeds, this.withSignal(options));
+  }
+
+  call(method: string, input: unknown, options?: CallOptions): Promise<unknown> {
+    return this.handle.call(method, input, this.withSignal(options));
+  }
+
+  private withSignal(options: CallOptions | undefined): CallOptions {
+    return options?.signal ? options : { ...options, signal: this.signal };
+  }
+}
+
+/** `handles` whose calls are cancelled with `signal` (unless a call brings its own signal). */
+export function handlesCancelledWith<H extends Readonly<Record<string, ModelHandle>>>(handles: H, signal: CancelSignal): H {
+  // Plain properties set in a loop, not accessors: objects given fresh accessor closures each get a map of their
+  // own, which the garbage collector then keeps (see the file comment for what retention costs here).
+  const out: Record<string, ModelHandle> = {};
+  for (const key in handles) out[key] = new CancelledHandle(handles[key]!, signal);
+  return out as H;
+}
