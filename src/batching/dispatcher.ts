@@ -76,7 +76,8 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   private readonly clock: Clock;
   private readonly queue = new RequestQueue<Pending<I, O>>();
   private readonly cost: BatchCostModel;
-  private readonly flights = new Set<Batch<I, O>>();
+  /** Batches on their way. An array, not a Set: see the note on Replica's pending calls. */
+  private readonly flights: Batch<I, O>[] = [];
   private readonly unsubscribe: () => void;
   private pumping = false;
   private pumpDeferred = false;
@@ -212,7 +213,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
     }
     const live = this.target.liveReplicas();
     const maxInFlight = live === 0 ? 0 : this.options.maxInFlight ?? live + 1;
-    if (this.flights.size >= maxInFlight) {
+    if (this.flights.length >= maxInFlight) {
       this.sleep();
       return undefined;
     }
@@ -272,7 +273,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       this.batchFailed(batch, toTiffinError(err, 'INTERNAL', `${this.name}: could not assemble batch ${batch.id}`), 0);
       return;
     }
-    this.flights.add(batch);
+    this.flights.push(batch);
     let running: Promise<{ output: O; runMs: number }>;
     try {
       running = this.target.execute(input, first.request.outputs ? { outputs: first.request.outputs } : {});
@@ -285,6 +286,11 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
     );
   }
 
+  private removeFlight(batch: Batch<I, O>): void {
+    const i = this.flights.indexOf(batch);
+    if (i >= 0) this.flights.splice(i, 1);
+  }
+
   private batchDone(batch: Batch<I, O>, output: O, runMs: number): void {
     this.cost.observe(batch.rows, runMs);
     this.runTime.observe(runMs);
@@ -295,14 +301,14 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       this.batchFailed(batch, toTiffinError(err, 'INFERENCE_FAILED', `${this.name}: could not split the output of batch ${batch.id}`), runMs);
       return;
     }
-    this.flights.delete(batch);
+    this.removeFlight(batch);
     for (let i = 0; i < batch.parts.length; i++) this.deliver(batch.parts[i]!, pieces[i]!);
     this.report(batch, runMs);
     this.afterBatch();
   }
 
   private batchFailed(batch: Batch<I, O>, error: TiffinError, runMs: number): void {
-    this.flights.delete(batch);
+    this.removeFlight(batch);
     this.failParts(batch.parts, error);
     this.report(batch, runMs, error);
     this.afterBatch();
@@ -421,7 +427,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
 
   /** How long until one of this dispatcher's running batches is predicted to return (0 with an idle replica). */
   private untilReplicaFreeMs(): number {
-    if (this.target.idleReplicas() > 0 || this.flights.size === 0) return 0;
+    if (this.target.idleReplicas() > 0 || this.flights.length === 0) return 0;
     const now = this.clock.now();
     let soonest = Infinity;
     for (const f of this.flights) soonest = Math.min(soonest, Math.max(0, (this.cost.predict(f.rows) ?? 0) - (now - f.startedAt)));
@@ -470,7 +476,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   }
 
   private checkDrained(): void {
-    if (!this.closed || this.queue.size > 0 || this.flights.size > 0 || this.drained.length === 0) return;
+    if (!this.closed || this.queue.size > 0 || this.flights.length > 0 || this.drained.length === 0) return;
     for (const resolve of this.drained.splice(0)) resolve();
   }
 
@@ -478,7 +484,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
     return {
       name: this.name,
       queued: { requests: this.queue.size, rows: this.queue.rows },
-      inFlight: this.flights.size,
+      inFlight: this.flights.length,
       completed: this.completed,
       batches: { total: this.batchSeq, byReason: { ...this.byReason } },
       batchSize: this.batchSize.snapshot(),

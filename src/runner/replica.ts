@@ -31,6 +31,7 @@ export interface ReplicaOptions {
 }
 
 interface PendingCall {
+  id: number;
   resolve(result: ReplicaCallResult): void;
   reject(err: TiffinError): void;
 }
@@ -56,7 +57,13 @@ export class Replica {
   deathReason: string | undefined;
 
   private nextId = 1;
-  private readonly pending = new Map<number, PendingCall>();
+  /**
+   * Calls sent and not answered, in sending order (a few at most). An array, not a Map: a Map that takes and
+   * drops an entry per batch rehashes often, and V8 links each discarded table to its successor, so tables
+   * promoted to the old generation keep later batches, and through them whole requests, alive until a full
+   * collection (measured: bench/RESULTS.md).
+   */
+  private readonly pending: PendingCall[] = [];
   private readonly hooks: ReplicaHooks;
   private readonly transferInputs: boolean;
   private settleReady!: { resolve(info: ModelInfo): void; reject(err: TiffinError): void };
@@ -94,7 +101,7 @@ export class Replica {
 
   /** Calls sent and not yet answered. */
   get inFlight(): number {
-    return this.pending.size;
+    return this.pending.length;
   }
 
   call(method: string, input: unknown, outputs?: string[]): Promise<ReplicaCallResult> {
@@ -104,11 +111,11 @@ export class Replica {
     const id = this.nextId++;
     const msg: ToReplica = outputs ? { type: 'call', id, method, input, outputs } : { type: 'call', id, method, input };
     return new Promise<ReplicaCallResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.push({ id, resolve, reject });
       try {
         this.worker.postMessage(msg, this.transferInputs ? transferablesOf(input) : []);
       } catch (err) {
-        this.pending.delete(id);
+        this.pending.pop();
         reject(new TiffinError('BAD_REQUEST', `the input cannot be sent to ${this.label}: ${messageOf(err)}`, { cause: err }));
       }
     });
@@ -138,9 +145,10 @@ export class Replica {
         return;
       case 'result':
       case 'error': {
-        const call = this.pending.get(msg.id);
-        if (!call) return;
-        this.pending.delete(msg.id);
+        const i = this.pending.findIndex((c) => c.id === msg.id);
+        if (i < 0) return;
+        const call = this.pending[i]!;
+        this.pending.splice(i, 1);
         this.served++;
         if (msg.type === 'result') call.resolve({ output: msg.output, runMs: msg.runMs });
         else call.reject(deserializeError(msg.error));
@@ -163,8 +171,7 @@ export class Replica {
   }
 
   private rejectAll(error: TiffinError): void {
-    const calls = [...this.pending.values()];
-    this.pending.clear();
+    const calls = this.pending.splice(0);
     for (const c of calls) c.reject(error);
   }
 }
