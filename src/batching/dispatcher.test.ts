@@ -126,14 +126,14 @@ describe('BatchDispatcher decisions', () => {
     assert.deepEqual(batches.map((b) => [b.reason, b.rows, b.queueWaitMs[0]]), Array(5).fill(['idle', 1, 0]));
   });
 
-  it('decides once the event-loop turn has read every request: requests that arrive together share the idle replicas', async () => {
+  it('decides once the event-loop turn has read every request: requests that arrive together leave as one batch', async () => {
     const clock = new TurnClock();
     const target = new FakeReplicas(clock, 2, () => 2);
     const dispatcher = new BatchDispatcher<Items, Items>(target, rowCodec(0) as BatchCodec<Items, Items>, { name: 'm:1.run', clock });
     const together = Array.from({ length: 5 }, (_, i) => outcome(dispatcher.submit([i])));
     assert.equal(target.runs.length, 0, 'nothing sent before the turn has read every request');
     clock.endTurn();
-    assert.deepEqual(target.runs.map((r) => r.input), [[0, 1, 2], [3, 4]], 'shared by the idle replicas, not the first request alone');
+    assert.deepEqual(target.runs.map((r) => r.input), [[0, 1, 2, 3, 4]], 'one batch, not the first request alone');
     await clock.advance(2);
     assert.ok(together.every((r, i) => r.value?.[0] === i * 10));
     const lone = outcome(dispatcher.submit([7]));
@@ -141,6 +141,64 @@ describe('BatchDispatcher decisions', () => {
     assert.equal(target.runs.at(-1)!.startedAt, clock.now(), 'a lone request leaves in its own turn');
     await clock.advance(2);
     assert.deepEqual(lone.value, [70]);
+  });
+
+  it('shares rows among idle replicas when one batch of them would miss maxLatencyMs', async () => {
+    const clock = new TurnClock();
+    const target = new FakeReplicas(clock, 2, (n) => 4 * n);
+    const dispatcher = new BatchDispatcher<Items, Items>(target, rowCodec(0) as BatchCodec<Items, Items>, { name: 'm:1.run', clock, maxLatencyMs: 10 });
+    for (const n of [1, 2, 3]) {
+      void dispatcher.submit(Array.from({ length: n }, () => 1));
+      clock.endTurn();
+      await clock.advance(20);
+    }
+    // Four rows cost 16 ms on one replica, past the 10 ms budget: two batches of two, side by side (8 ms).
+    const before = target.runs.length;
+    const together = Array.from({ length: 4 }, (_, i) => outcome(dispatcher.submit([i])));
+    clock.endTurn();
+    const shared = target.runs.slice(before);
+    assert.deepEqual(shared.map((r) => r.input), [[0, 1], [2, 3]]);
+    assert.deepEqual(new Set(shared.map((r) => r.replica)).size, 2, 'on both replicas');
+    assert.ok(shared.every((r) => r.startedAt === clock.now()), 'side by side');
+    await clock.advance(8);
+    assert.ok(together.every((r, i) => r.value?.[0] === i * 10));
+  });
+
+  it('lets the rows of a cheap model wait for the running batch rather than wake another replica', async () => {
+    const { clock, target, dispatcher, batches } = setup({ replicas: 2, maxLatencyMs: 10, cost: (n) => 1 + n });
+    for (const n of [1, 2, 3]) {
+      void dispatcher.submit(Array.from({ length: n }, () => 1));
+      await clock.advance(5);
+    }
+    void dispatcher.submit([10]); // runs from 15 to 17
+    await clock.advance(0.5);
+    const late = Array.from({ length: 3 }, (_, i) => outcome(dispatcher.submit([11 + i])));
+    await clock.advance(1);
+    assert.equal(target.runs.length, 4, 'the second replica stays asleep while the first finishes within the budget');
+    await clock.advance(0.5);
+    // The three that came meanwhile left together as soon as #10 was done.
+    assert.deepEqual(target.runs.slice(4).map((r) => [r.input, r.startedAt]), [[[11, 12, 13], 17]]);
+    await clock.advance(4);
+    assert.deepEqual(batches.slice(3).map((b) => [b.reason, b.rows]), [['idle', 1], ['idle', 3]]);
+    assert.ok(late.every((r, i) => r.value?.[0] === (11 + i) * 10));
+  });
+
+  it('wakes an idle replica at once when waiting for the running batch would miss maxLatencyMs', async () => {
+    const { clock, target, dispatcher, batches } = setup({ replicas: 2, maxLatencyMs: 10, cost: (n) => 8 * n });
+    for (const n of [1, 1, 2]) {
+      void dispatcher.submit(Array.from({ length: n }, () => 1));
+      await clock.advance(20);
+    }
+    const before = target.runs.length;
+    const t0 = clock.now();
+    void dispatcher.submit([1]);
+    void dispatcher.submit([2]);
+    await settle();
+    const both = target.runs.slice(before);
+    assert.deepEqual(both.map((r) => r.startedAt), [t0, t0], 'side by side');
+    assert.notEqual(both[0]!.replica, both[1]!.replica);
+    await clock.advance(20);
+    assert.equal(batches.at(-1)!.reason, 'deadline');
   });
 
   it('fills batches under load, one queued behind the running one, and sends a full batch without waiting', async () => {
@@ -158,8 +216,8 @@ describe('BatchDispatcher decisions', () => {
     const { clock, target, dispatcher } = setup({ replicas: 3, maxBatchSize: 4, cost: () => 5 });
     const results = Array.from({ length: 24 }, (_, i) => outcome(dispatcher.submit([i])));
     await settle();
-    // Three idle replicas took one request each; then a full batch queued behind one of them.
-    assert.deepEqual(target.runs.map((r) => [r.replica, r.input.length]), [[0, 1], [1, 1], [2, 1], [0, 4]]);
+    // A lone request to an idle replica; then full batches, to the other idle replicas, then one queued behind.
+    assert.deepEqual(target.runs.map((r) => [r.replica, r.input.length]), [[0, 1], [1, 4], [2, 4], [0, 4]]);
     await clock.advance(100);
     assert.ok(results.every((r) => r.done && r.value));
     assert.deepEqual(new Set(target.runs.map((r) => r.replica)), new Set([0, 1, 2]));

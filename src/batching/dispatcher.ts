@@ -217,14 +217,19 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       this.sleep();
       return undefined;
     }
-    // Work-conserving: holding a request while a replica idles only adds latency.
-    if (this.target.idleReplicas() > 0) return 'idle';
-    // Every replica is busy. A full batch cannot grow, so send it to wait in a replica (saving the hop
-    // when that replica frees up); otherwise keep collecting until the oldest request's budget is spent.
+    const idle = this.target.idleReplicas();
+    // Nothing running: holding a request while every replica idles only adds latency (a lone request leaves at once).
+    if (idle > 0 && this.flights.length === 0) return 'idle';
+    // A full batch cannot grow: send it, to an idle replica or to wait in a busy one (saving the hop when it frees up).
     const rows = this.queue.rows;
     if (rows >= this.maxBatchSize) return 'full';
+    // A batch is running. Waking another replica for a partial batch costs a core that the event loop and the
+    // running batch need too (on a small machine, measurably fewer requests per second), so the rows keep
+    // collecting into one bigger, cheaper batch until the oldest request's budget says go: with an idle replica,
+    // the budget allows for the wait until the soonest running batch is done; with none, the batch waits anyway.
     const oldest = this.queue.oldestEnqueuedAt()!;
-    const dueAt = oldest + this.maxLatencyMs - (this.cost.predict(rows) ?? 0);
+    let dueAt = oldest + this.maxLatencyMs - (this.cost.predict(rows) ?? 0);
+    if (idle > 0) dueAt -= this.soonestFlightDoneMs();
     if (this.clock.now() >= dueAt) return 'deadline';
     this.sleep(dueAt);
     return undefined;
@@ -246,9 +251,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
 
   private dispatch(reason: DispatchReason): void {
     const now = this.clock.now();
-    // Rows found waiting by several idle replicas are shared among them, to run side by side.
-    const idle = reason === 'idle' ? this.target.idleReplicas() : 1;
-    const room = idle > 1 ? Math.min(this.maxBatchSize, Math.ceil(this.queue.rows / idle)) : this.maxBatchSize;
+    const room = reason === 'idle' ? this.idleShare(now) : this.maxBatchSize;
     const parts = this.queue.take(room) as BatchPart<I, O>[];
     const first = parts[0];
     if (!first) return;
@@ -425,13 +428,33 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
     return this.untilReplicaFreeMs() + waves * perBatch;
   }
 
-  /** How long until one of this dispatcher's running batches is predicted to return (0 with an idle replica). */
-  private untilReplicaFreeMs(): number {
-    if (this.target.idleReplicas() > 0 || this.flights.length === 0) return 0;
+  /**
+   * Rows for one batch when the queue meets idle replicas: all of them (up to maxBatchSize), unless one batch of
+   * them would not finish within the oldest request's budget; then they are shared among the idle replicas, to run
+   * side by side.
+   */
+  private idleShare(now: number): number {
+    const idle = this.target.idleReplicas();
+    const rows = this.queue.rows;
+    if (idle <= 1) return this.maxBatchSize;
+    const budget = this.queue.oldestEnqueuedAt()! + this.maxLatencyMs - now;
+    const whole = this.cost.predict(Math.min(rows, this.maxBatchSize));
+    if (whole === undefined || whole <= budget) return this.maxBatchSize;
+    return Math.min(this.maxBatchSize, Math.ceil(rows / idle));
+  }
+
+  /** Predicted milliseconds until the soonest of this dispatcher's running batches returns (0 when none runs). */
+  private soonestFlightDoneMs(): number {
     const now = this.clock.now();
     let soonest = Infinity;
     for (const f of this.flights) soonest = Math.min(soonest, Math.max(0, (this.cost.predict(f.rows) ?? 0) - (now - f.startedAt)));
-    return soonest;
+    return soonest === Infinity ? 0 : soonest;
+  }
+
+  /** How long until one of this dispatcher's running batches is predicted to return (0 with an idle replica). */
+  private untilReplicaFreeMs(): number {
+    if (this.target.idleReplicas() > 0) return 0;
+    return this.soonestFlightDoneMs();
   }
 
   /** Seconds for Retry-After: how long the queue is predicted to take to drain, at least 1. */

@@ -76,7 +76,9 @@ describe('replica failures', () => {
       while (runner.status !== 'ready') await once(runner, 'replica-ready');
       assert.equal(runner.stats().restarts, 1);
       assert.notEqual(runner.replicas[0], victim);
-      await Promise.all(Array.from({ length: 20 }, () => runner.run({ input: { dtype: 'float32', shape: [1, 16], data: new Float32Array(16) } })));
+      // Full batches (32 rows each), so the dispatcher spreads them over both replicas rather than letting them
+      // wait for the busy one.
+      await Promise.all(Array.from({ length: 20 }, () => runner.run({ input: { dtype: 'float32', shape: [32, 16], data: new Float32Array(32 * 16) } })));
       assert.ok(runner.replicas[0]!.served > 0, 'the replacement served requests');
     } finally {
       await runner.close();
