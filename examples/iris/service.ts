@@ -27,7 +27,7 @@ export default service('iris', { models: { iris: 'iris:latest' }, description: '
     summary: 'Predict the species of one flower',
     handler: async (flower, ctx) => {
       const x = Float32Array.from([flower.sepal_length, flower.sepal_width, flower.petal_length, flower.petal_width]);
-      const out = await ctx.models.iris.run({ input: tensor('float32', [1, 4], x) }, { signal: ctx.signal });
+      const out = await ctx.models.iris.run({ input: tensor('float32', [1, 4], x) });
       const p = out.probabilities!.data as Float32Array;
       const best = p.indexOf(Math.max(...p));
       return {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
 import { isTiffinError } from '../../src/errors/index.ts';
+import type { ModelHandle } from '../../src/runtime/types.ts';
 import { InProcessModelProvider, io, service } from '../../src/service/index.ts';
 import { deferred, errorOf, fakeModel, fakeProvider, postJson, serve, storeWithAdder } from './helpers.ts';
 
@@ -188,4 +189,36 @@ test('a client that goes away mid-stream stops the generator and fires ctx.signa
   assert.match(new TextDecoder().decode(first.value), /^data: \{"n":0\}/);
   await reader.cancel();
   await until(() => finished && aborted, 'the generator to be closed');
+});
+
+test('a model call through ctx.models stops when the client goes away, with no signal passed by the handler', async (t) => {
+  const called = deferred();
+  const cancelled = deferred();
+  const waiting: ModelHandle = {
+    ...fakeModel('slow:1', {}),
+    run: (_feeds, options) =>
+      new Promise((_resolve, reject) => {
+        called.resolve();
+        options?.signal?.addEventListener('abort', () => {
+          cancelled.resolve();
+          reject(new Error('cancelled'));
+        });
+      }),
+  };
+  const svc = service('waits', { models: { slow: 'slow:1' } }).api('wait', {
+    input: io.text(),
+    output: io.text(),
+    handler: async (_text, ctx) => {
+      await ctx.models.slow.run({});
+      return 'finished';
+    },
+  });
+  const server = await serve(t, svc, { provider: fakeProvider({ slow: waiting }) });
+  await server.ready;
+  const client = new AbortController();
+  const request = fetch(`${server.url}/wait`, { method: 'POST', body: 'x', signal: client.signal }).catch((err: unknown) => err);
+  await called.promise;
+  client.abort();
+  await request;
+  await Promise.race([cancelled.promise, delay(5_000).then(() => assert.fail('the model call was not cancelled'))]);
 });

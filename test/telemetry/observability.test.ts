@@ -79,7 +79,7 @@ before(async () => {
       ctx.metrics.counter('predictions', 'Predictions made, by class.', { labelNames: ['class'] }).inc({ class: 'any' });
       const mon = ctx.monitor('obs');
       mon.features({ input });
-      const out = await ctx.models.mlp.run({ input: tensor('float32', [1, WIDTH], Float32Array.from(input)) }, { signal: ctx.signal });
+      const out = await ctx.models.mlp.run({ input: tensor('float32', [1, WIDTH], Float32Array.from(input)) });
       const output = Array.from(out.output!.data as Float32Array);
       mon.predictions({ output });
       return { output };
