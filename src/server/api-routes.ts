@@ -26,16 +26,21 @@ declare module 'fastify' {
   }
 }
 
-/** An API request from its onRequest hook to its response: its parsed Content-Type and its cancellation. */
-class ApiRequest extends Cancellation implements InFlightRequest {
+/** An API request from its onRequest hook to its response: its parsed Content-Type and its cancellation. The
+ * cancellation is an object of its own, holding nothing of the request: model calls carry it down into the
+ * runner, and what the runner still points at after a call should not keep a whole request alive. */
+class ApiRequest implements InFlightRequest {
+  readonly cancellation = new Cancellation();
   inFlightPrev: InFlightRequest | undefined = undefined;
   inFlightNext: InFlightRequest | undefined = undefined;
 
   constructor(
     readonly res: ServerResponse,
     readonly contentType: ParsedMediaType,
-  ) {
-    super();
+  ) {}
+
+  abort(reason?: unknown): void {
+    this.cancellation.abort(reason);
   }
 }
 
@@ -56,11 +61,11 @@ class ApiContext implements RequestContext<ModelTags> {
     readonly headers: RequestContext<ModelTags>['headers'],
     readonly telemetry: HandlerTelemetry,
   ) {
-    this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request));
+    this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request.cancellation));
   }
 
   get signal(): AbortSignal {
-    return this.request.signal;
+    return this.request.cancellation.signal;
   }
 
   get log(): Logger {
@@ -140,7 +145,7 @@ function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefiniti
         return sendEventStream(reply, {
           contentType: result.contentType,
           frames: result.frames,
-          signal: call.signal,
+          signal: call.cancellation.signal,
           log: ctx.log,
           errorBody: (err) => errorBody(toTiffinError(err, app.options.maxBodySize), request.id, app.options.development),
         });
