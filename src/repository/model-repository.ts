@@ -64,6 +64,34 @@ function newestFirst(a: { manifest: ModelManifest }, b: { manifest: ModelManifes
   return a.manifest.version < b.manifest.version ? 1 : a.manifest.version > b.manifest.version ? -1 : 0;
 }
 
+/** A call's hold on a version. A class rather than an object with a release closure: one is made per call. */
+class Lease implements ModelLease {
+  private released = false;
+
+  constructor(
+    readonly name: string,
+    private readonly slot: VersionSlot,
+  ) {}
+
+  get version(): string {
+    return this.slot.version;
+  }
+
+  get handle(): LoadedModel {
+    return this.slot.model!;
+  }
+
+  get manifest(): ModelManifest {
+    return this.slot.manifest;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.slot.inFlight.leave();
+  }
+}
+
 export class ModelRepository {
   readonly store: ModelStore;
   private readonly loader: ModelLoader;
@@ -196,18 +224,7 @@ export class ModelRepository {
   acquire(name: string, selector: VersionSelector = {}): ModelLease {
     const slot = this.pick(name, selector);
     slot.inFlight.enter();
-    let released = false;
-    return {
-      name,
-      version: slot.version,
-      handle: slot.model!,
-      manifest: slot.manifest,
-      release: () => {
-        if (released) return;
-        released = true;
-        slot.inFlight.leave();
-      },
-    };
+    return new Lease(name, slot);
   }
 
   /**

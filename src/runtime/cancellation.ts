@@ -17,7 +17,9 @@ export interface CancelSignal {
 export class Cancellation implements CancelSignal {
   private isAborted = false;
   private abortReason: unknown;
-  private listeners: (() => void)[] | undefined;
+  /** One listener is the common case (the call a request is waiting on): no array for it. */
+  private listener: (() => void) | undefined;
+  private more: (() => void)[] | undefined;
   private controller: AbortController | undefined;
 
   get aborted(): boolean {
@@ -30,22 +32,29 @@ export class Cancellation implements CancelSignal {
 
   /** Like AbortSignal's: a listener added after the abort is never called, and each is called once. */
   addEventListener(_type: 'abort', listener: () => void): void {
-    if (process.env.XNOLISTEN) return;
-    if (!this.isAborted) (this.listeners ??= []).push(listener);
+    if (this.isAborted) return;
+    if (this.listener === undefined) this.listener = listener;
+    else (this.more ??= []).push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: () => void): void {
-    const i = this.listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) this.listeners!.splice(i, 1);
+    if (this.listener === listener) {
+      this.listener = this.more?.shift();
+      return;
+    }
+    const i = this.more?.indexOf(listener) ?? -1;
+    if (i >= 0) this.more!.splice(i, 1);
   }
 
   abort(reason?: unknown): void {
     if (this.isAborted) return;
     this.isAborted = true;
     this.abortReason = reason;
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    if (listeners) for (const listener of listeners) listener();
+    const first = this.listener;
+    const more = this.more;
+    this.listener = this.more = undefined;
+    first?.();
+    if (more) for (const listener of more) listener();
     if (this.controller) this.controller.abort(reason);
   }
 
