@@ -1,5 +1,5 @@
-// The runners/batching benchmark: HTTP servers, same model, same load, same machine, one at a
-// time, each in its own process, with autocannon in this one:
+// The runners/batching benchmark: HTTP servers, same model, same load, same machine, each in its own
+// process, with autocannon in this one; the load visits them in interleaved rounds:
 //   (a) naive: fastify calling session.run per request on the event loop, with its best thread setting;
 //   (b) micro-batcher: a minimal hand-written one (2 ms or 32 rows, one worker thread), the stack's ceiling;
 //   (c) tiffin: `tiffin serve` on a service file, with its defaults;
@@ -10,8 +10,8 @@
 // (in-process session.run by batch size) shows how close the whole HTTP path comes to it.
 //
 // Run: npm run bench -- batching   (or: npx tsx bench/batching.ts)
-// Env: BENCH_DURATION seconds per measured run (20), BENCH_CONNECTIONS (64), BENCH_PROBE seconds per
-//      thread-setting probe (3), BENCH_WARMUP seconds of unmeasured load before each run (2),
+// Env: BENCH_DURATION seconds of load per case, over all rounds (20), BENCH_ROUNDS (4), BENCH_CONNECTIONS (64), BENCH_PROBE seconds per
+//      thread-setting probe (3), BENCH_WARMUP seconds of unmeasured load per case before the rounds (2),
 //      BENCH_STRICT=1 to exit 1 when a target is missed. Results: the tables below, and bench/out/batching-*.json.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Models } from '../src/models/index.ts';
 import { ModelStore } from '../src/store/index.ts';
-import { microSpec, naiveSpec, runnerOnlySpec, tiffinSpec, withServer, type Setup } from './lib/cases.ts';
+import { microSpec, naiveSpec, runnerOnlySpec, tiffinSpec, withServer, withServerStarted, type Setup } from './lib/cases.ts';
 import { load, type LoadResult } from './lib/load.ts';
 import { MODEL_NAME, requestBody, writeBenchModel } from './lib/model.ts';
 import { expectedOutput, rawThroughput, type RawPoint } from './lib/raw-throughput.ts';
@@ -30,6 +30,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const PROBE_S = Number(process.env.BENCH_PROBE ?? 3);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const RAW_BATCHES = [1, 8, 32, 64, 128];
 const RAW_MS = 400;
 
@@ -53,11 +54,10 @@ interface Measured {
 type CaseInfo = Pick<Measured, 'case' | 'threads'>;
 
 /**
- * Warms up, then loads the server and reads its CPU use before and after. CPU per request is steadier
+ * Loads the server and reads its CPU use before and after. CPU per request is steadier
  * than req/s on a shared machine: it shows what each server costs even when neighbours take cores.
  */
 async function measure(setup: Setup, server: RunningServer, what: CaseInfo, connections: number, seconds: number): Promise<Measured> {
-  if (WARMUP_S > 0) await load(`${server.url}/predict`, setup.body, connections, WARMUP_S);
   const before = [cpuSeconds(server.pid), cpuSeconds(server.pid, 'main-thread')];
   const result = await load(`${server.url}/predict`, setup.body, connections, seconds);
   const after = [cpuSeconds(server.pid), cpuSeconds(server.pid, 'main-thread')];
@@ -135,7 +135,43 @@ function targetsOf(r: Results): Target[] {
   ];
 }
 
-/** The thread probes, then every measured run, one server process at a time. */
+/** Sums the rounds of one case: throughput and CPU over all of them, latency percentiles as their medians. */
+function combine(rounds: Measured[]): Measured {
+  const first = rounds[0]!;
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const sum = (f: (m: Measured) => number) => rounds.reduce((n, m) => n + f(m), 0);
+  const answered = sum((m) => m.load.rps * m.load.seconds);
+  const seconds = sum((m) => m.load.seconds);
+  const cpuOf = (f: (m: Measured) => number | undefined) =>
+    rounds.some((m) => f(m) === undefined) ? undefined : sum((m) => (f(m)! * m.load.rps * m.load.seconds) / 1e6);
+  const cpu = cpuOf((m) => m.cpuUsPerRequest);
+  const main = cpuOf((m) => m.mainThreadUsPerRequest);
+  return {
+    case: first.case,
+    threads: first.threads,
+    load: {
+      ...first.load,
+      seconds,
+      rps: answered / seconds,
+      p50Ms: median(rounds.map((m) => m.load.p50Ms)),
+      p90Ms: median(rounds.map((m) => m.load.p90Ms)),
+      p99Ms: median(rounds.map((m) => m.load.p99Ms)),
+      meanMs: median(rounds.map((m) => m.load.meanMs)),
+      errors: sum((m) => m.load.errors),
+      non2xx: sum((m) => m.load.non2xx),
+      clientCpuUsPerRequest: sum((m) => m.load.clientCpuUsPerRequest * m.load.rps * m.load.seconds) / answered,
+    },
+    serverCores: cpu === undefined ? undefined : cpu / seconds,
+    cpuUsPerRequest: cpu === undefined ? undefined : (cpu * 1e6) / answered,
+    mainThreadUsPerRequest: main === undefined ? undefined : (main * 1e6) / answered,
+  };
+}
+
+/**
+ * The thread probes, then the measured runs. Every server runs at once (idle ones cost nothing) and the load
+ * visits them in rounds, each round in a different order: on a shared machine whose speed drifts by tens of
+ * percent within minutes, cases measured one after another would compare moments, not servers.
+ */
 async function measureServers(setup: Setup): Promise<{ results: Results; probes: Probe[] }> {
   console.log('\nThread settings');
   const naiveProbes = await probeThreads(setup, 'naive', (n) => naiveSpec(setup, n), [CONNECTIONS, 1]);
@@ -144,20 +180,44 @@ async function measureServers(setup: Setup): Promise<{ results: Results; probes:
   const naive1Threads = bestThreads(naiveProbes, 1);
   const microThreads = bestThreads(microProbes, CONNECTIONS);
 
-  console.log('\nMeasuring');
-  const [naive, naiveOne] = await withServer(setup, naiveSpec(setup, naiveThreads), async (s) => [
-    await measure(setup, s, { case: 'naive', threads: naiveThreads }, CONNECTIONS, DURATION_S),
-    naive1Threads === naiveThreads ? await measure(setup, s, { case: 'naive', threads: naiveThreads }, 1, DURATION_S) : undefined,
-  ] as const);
-  const naive1 = naiveOne ?? await withServer(setup, naiveSpec(setup, naive1Threads), (s) => measure(setup, s, { case: 'naive', threads: naive1Threads }, 1, DURATION_S));
-  const micro = await withServer(setup, microSpec(setup, microThreads), (s) => measure(setup, s, { case: 'micro-batcher', threads: microThreads }, CONNECTIONS, DURATION_S));
-  const both = (spec: ServerSpec, what: CaseInfo) => withServer(setup, spec, async (s) => [
-    await measure(setup, s, what, CONNECTIONS, DURATION_S),
-    await measure(setup, s, what, 1, DURATION_S),
-  ] as const);
-  const [tiffin, tiffin1] = await both(tiffinSpec(setup), { case: 'tiffin', threads: undefined });
-  const [runner, runner1] = await both(runnerOnlySpec(setup), { case: 'runner only', threads: undefined });
-  return { results: { naive, naive1, micro, tiffin, tiffin1, runner, runner1 }, probes: [...naiveProbes, ...microProbes] };
+  console.log(`\nMeasuring: ${ROUNDS} rounds of ${fixed(DURATION_S / ROUNDS, 1)} s per case`);
+  const servers: RunningServer[] = [];
+  const start = async (spec: ServerSpec) => {
+    const server = await withServerStarted(setup, spec);
+    servers.push(server);
+    return server;
+  };
+  try {
+    const naive = await start(naiveSpec(setup, naiveThreads));
+    const naive1 = naive1Threads === naiveThreads ? naive : await start(naiveSpec(setup, naive1Threads));
+    const micro = await start(microSpec(setup, microThreads));
+    const tiffin = await start(tiffinSpec(setup));
+    const runner = await start(runnerOnlySpec(setup));
+    type Key = keyof Results;
+    const cases: [Key, RunningServer, CaseInfo, number][] = [
+      ['naive', naive, { case: 'naive', threads: naiveThreads }, CONNECTIONS],
+      ['micro', micro, { case: 'micro-batcher', threads: microThreads }, CONNECTIONS],
+      ['tiffin', tiffin, { case: 'tiffin', threads: undefined }, CONNECTIONS],
+      ['runner', runner, { case: 'runner only', threads: undefined }, CONNECTIONS],
+      ['naive1', naive1, { case: 'naive', threads: naive1Threads }, 1],
+      ['tiffin1', tiffin, { case: 'tiffin', threads: undefined }, 1],
+      ['runner1', runner, { case: 'runner only', threads: undefined }, 1],
+    ];
+    for (const [, server, , connections] of cases) if (WARMUP_S > 0) await load(`${server.url}/predict`, setup.body, connections, WARMUP_S);
+    const rounds = new Map<Key, Measured[]>();
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? cases : [...cases].reverse();
+      for (const [key, server, what, connections] of order) {
+        const m = await measure(setup, server, what, connections, DURATION_S / ROUNDS);
+        rounds.set(key, [...(rounds.get(key) ?? []), m]);
+        console.log(`  round ${r + 1}, ${what.case} at ${connections}: ${fixed(m.load.rps, 0)} req/s, p99 ${fixed(m.load.p99Ms, 1)} ms`);
+      }
+    }
+    const results = Object.fromEntries(cases.map(([key]) => [key, combine(rounds.get(key)!)])) as Results;
+    return { results, probes: [...naiveProbes, ...microProbes] };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
 }
 
 function printResults(r: Results, targets: Target[], rawBest: RawPoint): void {
@@ -205,7 +265,7 @@ async function main(): Promise<void> {
     await writeFile(file, JSON.stringify({
       date: new Date().toISOString(), node: process.version, cores: CORES, cpu: cpus()[0]?.model,
       loadAverage: { start: load0, end: load1 },
-      settings: { durationS: DURATION_S, connections: CONNECTIONS, probeS: PROBE_S, warmupS: WARMUP_S },
+      settings: { durationS: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, probeS: PROBE_S, warmupS: WARMUP_S },
       raw, rawBest, probes, results, targets, tiffinFractionOfRaw: results.tiffin.load.rps / rawBest.rowsPerSecond,
     }, null, 2) + '\n');
     console.log(`results written to ${file}`);

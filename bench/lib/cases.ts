@@ -55,8 +55,8 @@ export function tiffinSpec(setup: Setup): ServerSpec {
   };
 }
 
-/** Starts the server, checks its answer against the in-process one, runs `use`, and stops it. */
-export async function withServer<T>(setup: Setup, spec: ServerSpec, use: (server: RunningServer) => Promise<T>): Promise<T> {
+/** Starts the server and checks its answer against the in-process one; the caller stops it. */
+export async function withServerStarted(setup: Setup, spec: ServerSpec): Promise<RunningServer> {
   const server = await startServer(spec);
   try {
     const res = await fetch(`${server.url}/predict`, { method: 'POST', body: setup.body, headers: { 'content-type': 'application/json' } });
@@ -65,6 +65,17 @@ export async function withServer<T>(setup: Setup, spec: ServerSpec, use: (server
     const tolerance = 1e-4 * Math.max(1, ...Array.from(setup.expected, Math.abs));
     const diff = maxDifference(output, setup.expected);
     if (!(diff <= tolerance)) throw new Error(`${spec.name} answered ${res.status} ${text.slice(0, 300)} (largest difference from in-process: ${diff})`);
+    return server;
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+/** Starts and checks the server, runs `use`, and stops it. */
+export async function withServer<T>(setup: Setup, spec: ServerSpec, use: (server: RunningServer) => Promise<T>): Promise<T> {
+  const server = await withServerStarted(setup, spec);
+  try {
     return await use(server);
   } finally {
     await server.stop();
