@@ -264,4 +264,15 @@ describe('default sampling', () => {
     assert.equal(names.filter((n) => n === 'GET /b').length, 5);
     assert.equal(names.filter((n) => n === 'GET /c').length, 0);
   });
+
+  it('gives a new trace it does not sample no ids, no span and nothing to propagate', () => {
+    const { tracing } = inMemory({ maxTracesPerSecond: 1 });
+    tracing.endRequest(tracing.startRequest('GET', '/a', '/a', {}).span, 200); // takes the only token
+    const unsampled = tracing.startRequest('GET', '/a', '/a', {});
+    assert.equal(unsampled.traceId, undefined);
+    assert.equal(unsampled.span.isRecording(), false);
+    const headers: Record<string, string> = {};
+    tracing.inject(unsampled.context, headers);
+    assert.deepEqual(headers, {});
+  });
 });

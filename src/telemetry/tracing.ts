@@ -208,7 +208,10 @@ export class Tracing {
     if (this.rootLimiter) {
       const caller = trace.getSpanContext(parent);
       const callerSampled = caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) !== 0;
-      if (!callerSampled && (caller !== undefined || !this.rootLimiter.take())) return this.unsampled(parent, caller);
+      // A new trace that is not sampled gets no ids at all: no span of it will exist anywhere, and making ids,
+      // a span and a context for each such request was a measurable share of a small request's cost.
+      if (!callerSampled && caller === undefined && !this.rootLimiter.take()) return NO_REQUEST_TRACE;
+      if (!callerSampled && caller !== undefined) return this.unsampled(parent, caller);
     }
     const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path };
     if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
@@ -216,13 +219,13 @@ export class Tracing {
     return { span, context: trace.setSpan(parent, span), traceId: span.spanContext().traceId };
   }
 
-  /** An unsampled request: a non-recording span that carries the trace on (the caller's, or a new one). */
-  private unsampled(parent: Context, caller: SpanContext | undefined): RequestTrace {
+  /** A request its caller did not sample: a non-recording span that carries the caller's trace on. */
+  private unsampled(parent: Context, caller: SpanContext): RequestTrace {
     const sc: SpanContext = {
-      traceId: caller?.traceId ?? this.ids.generateTraceId(),
+      traceId: caller.traceId,
       spanId: this.ids.generateSpanId(),
       traceFlags: TraceFlags.NONE,
-      ...(caller?.traceState ? { traceState: caller.traceState } : {}),
+      ...(caller.traceState ? { traceState: caller.traceState } : {}),
     };
     const span = trace.wrapSpanContext(sc);
     return { span, context: trace.setSpan(parent, span), traceId: sc.traceId };
