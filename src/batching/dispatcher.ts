@@ -1,8 +1,9 @@
-// The adaptive micro-batcher in front of a method's replicas. Requests queue by priority; batches leave
-// when a replica is idle (never wait on an idle replica: at low traffic a request runs at once), when
-// they are full, or when waiting longer would break maxLatencyMs according to the learned cost of a
-// batch. Several batches are in flight at once (one per replica plus one queued behind them), so every
-// replica stays busy. Requests that cannot make their deadline are turned away early with a 503.
+// The adaptive micro-batcher in front of a method's replicas. Requests queue by priority; a batch leaves at
+// once when nothing runs and a replica is idle (at low traffic a request never waits), when it is full, or
+// when waiting longer would break maxLatencyMs according to the learned cost of a batch. While a batch runs,
+// rows collect rather than wake another replica, until they fill a batch or the budget runs out; so a cheap
+// model keeps few cores busy with big batches, and a costly one runs on every replica at once (up to one
+// batch per replica plus one queued behind them). Requests that cannot make their deadline get a 503 early.
 import { EventEmitter } from 'node:events';
 import { TiffinError, messageOf, type ErrorCode } from '../errors/index.ts';
 import type { CancelSignal } from '../runtime/cancellation.ts';

@@ -1,5 +1,5 @@
 // One POST route per API. Before the body is read (onRequest): readiness and the media type (503 / 415 early),
-// and the request joins the lifecycle's in-flight set. Then: read the body, build the request context, invoke
+// and the request joins the lifecycle's in-flight list. Then: read the body, build the request context, invoke
 // the API, and send its body or event stream. Routes whose input takes multipart bodies live in their own
 // scope with @fastify/multipart, whose hooks would otherwise run on every request of every API.
 import type { ServerResponse } from 'node:http';
@@ -59,7 +59,7 @@ class ApiContext implements RequestContext<ModelTags> {
     readonly requestId: string,
     readonly api: string,
     readonly headers: RequestContext<ModelTags>['headers'],
-    readonly telemetry: HandlerTelemetry,
+    private readonly telemetry: HandlerTelemetry,
   ) {
     this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request.cancellation));
   }
