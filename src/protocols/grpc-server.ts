@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ModelRepository } from '../repository/index.ts';
 import { healthHandlers, loadHealthProto } from './grpc-health/health-service.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 import { INFERENCE_SERVICE, loadInferenceProto } from './kserve-v2/grpc-proto.ts';
 import { inferenceServiceHandlers } from './kserve-v2/grpc-service.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';
@@ -19,6 +20,8 @@ export interface GrpcServerOptions {
   /** Largest request message in bytes; default 64 MiB. */
   maxMessageBytes?: number;
   server?: ServerInfo;
+  /** Traces ModelInfer calls (a SERVER span continuing a `traceparent` in the call's metadata). */
+  tracing?: Tracing;
   /** How long close() lets calls in flight finish before cancelling them. Default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -42,7 +45,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': -1 });
   const inference = grpc.loadPackageDefinition(loadInferenceProto());
   const health = grpc.loadPackageDefinition(loadHealthProto());
-  server.addService(serviceDefinition(inference, INFERENCE_SERVICE), inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo()));
+  server.addService(serviceDefinition(inference, INFERENCE_SERVICE), inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing));
   server.addService(serviceDefinition(health, 'grpc.health.v1.Health'), healthHandlers(options.repository, [INFERENCE_SERVICE]));
 
   const address = `${options.host ?? '0.0.0.0'}:${options.port ?? DEFAULT_GRPC_PORT}`;

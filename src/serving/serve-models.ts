@@ -115,6 +115,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         repository,
         port: grpc?.port ?? 8001,
         host: grpc?.host ?? http.host,
+        tracing: telemetry.tracing,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
       });
     } catch (err) {

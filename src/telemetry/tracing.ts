@@ -53,6 +53,11 @@ import {
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
 
+/** OpenTelemetry's RPC attributes (still in the incubating part of the semantic conventions package). */
+const ATTR_RPC_SYSTEM = 'rpc.system';
+const ATTR_RPC_SERVICE = 'rpc.service';
+const ATTR_RPC_METHOD = 'rpc.method';
+
 /** Tiffin's own span attribute names. */
 export const TIFFIN_ATTR = {
   requestId: 'tiffin.request_id',
@@ -201,6 +206,33 @@ export class Tracing {
 
   /** Starts the SERVER span of a request, continuing the trace in its `traceparent` header when there is one. */
   startRequest(method: string, route: string | undefined, path: string, headers: Readonly<Record<string, unknown>>): RequestTrace {
+    return this.startServerSpan(headers, () => {
+      const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path };
+      if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+      return { name: route === undefined ? method : `${method} ${route}`, attributes };
+    });
+  }
+
+  /** Starts the SERVER span of a gRPC call (`service/method`), continuing a `traceparent` in its metadata. */
+  startRpc(service: string, method: string, metadata: Readonly<Record<string, unknown>>): RequestTrace {
+    return this.startServerSpan(metadata, () => ({
+      name: `${service}/${method}`,
+      attributes: { [ATTR_RPC_SYSTEM]: 'grpc', [ATTR_RPC_SERVICE]: service, [ATTR_RPC_METHOD]: method },
+    }));
+  }
+
+  /** Ends a gRPC call's span; an error marks it failed. */
+  endRpc(span: Span, error?: unknown): void {
+    if (!span.isRecording()) return;
+    if (error !== undefined) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+
+  /** The sampling decision, then (for a sampled request) a SERVER span named and described by `describe`. */
+  private startServerSpan(headers: Readonly<Record<string, unknown>>, describe: () => { name: string; attributes: Attributes }): RequestTrace {
     const parent = this.extract(headers);
     if (!this.tracer) {
       return { span: NOOP_SPAN, context: parent, traceId: trace.getSpanContext(parent)?.traceId };
@@ -213,9 +245,8 @@ export class Tracing {
       if (!callerSampled && caller === undefined && !this.rootLimiter.take()) return NO_REQUEST_TRACE;
       if (!callerSampled && caller !== undefined) return this.unsampled(parent, caller);
     }
-    const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_URL_PATH]: path };
-    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
-    const span = this.tracer.startSpan(route === undefined ? method : `${method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent);
+    const { name, attributes } = describe();
+    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
     return { span, context: trace.setSpan(parent, span), traceId: span.spanContext().traceId };
   }
 

@@ -276,6 +276,25 @@ describe('zero-code serving', () => {
     await assertRequestTree(exporter, torch, 'mlp');
   });
 
+  it('traces a KServe V2 gRPC ModelInfer call that brings a traceparent in its metadata', async () => {
+    exporter.reset();
+    const who = caller(16);
+    const pkg = grpc.loadPackageDefinition(loadInferenceProto()) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
+    const client = new pkg.inference.GRPCInferenceService(`127.0.0.1:${server.grpc!.port}`, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('traceparent', who.traceparent);
+    const infer = (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: Error | null) => void) => void>).ModelInfer!;
+    await new Promise<void>((resolve, reject) => {
+      infer.call(client, { model_name: 'mlp', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, WIDTH], contents: { fp32_contents: row(7) } }] }, metadata, (e) => (e ? reject(e) : resolve()));
+    });
+    client.close();
+    await assertRequestTree(exporter, who, 'mlp');
+    const { server: span } = await traceOf(exporter, who.traceId);
+    assert.equal(span.name, 'inference.GRPCInferenceService/ModelInfer');
+    assert.equal(span.attributes['rpc.system'], 'grpc');
+    assert.equal(span.attributes['rpc.method'], 'ModelInfer');
+  });
+
   it('logs predictions under the id the client sees: x-request-id, the server\'s own id, the gRPC request id', async () => {
     const given = await v2Infer(3, { 'x-request-id': 'client-id-1' });
     assert.equal(given.status, 200);

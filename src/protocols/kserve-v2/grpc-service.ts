@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
+import { NO_REQUEST_TRACE, type Tracing } from '../../telemetry/tracing.ts';
 import { Cancellation, type CancelSignal } from '../../runtime/cancellation.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import { grpcStatusOf, protocolError } from '../error-status.ts';
@@ -12,6 +13,7 @@ import type {
   ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelNameRequest, RepositoryIndexRequest,
   RepositoryIndexResponse, RepositoryModelRequest,
 } from './grpc-proto.ts';
+import { INFERENCE_SERVICE } from './grpc-proto.ts';
 import { inferV2 } from './infer.ts';
 import { modelMetadata, serverMetadata, type V2ServerMetadata } from './metadata.ts';
 
@@ -43,7 +45,7 @@ async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, w
   }
 }
 
-export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo): grpc.UntypedServiceImplementation {
+export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo, tracing?: Tracing): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(() => ({ live: repository.live })),
     ServerReady: unary(() => ({ ready: repository.ready })),
@@ -72,10 +74,19 @@ export function inferenceServiceHandlers(repository: ModelRepository, server: Se
         metadata.set(REQUEST_ID_METADATA, requestId);
         call.sendMetadata(metadata);
       }
-      const result = await untilCancelled(call, (signal) =>
-        inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal }),
-      );
-      return encodeInferResponse(result, request.id);
+      // A SERVER span continuing the caller's `traceparent` metadata; the model call's spans are its children.
+      const trace = tracing?.enabled ? tracing.startRpc(INFERENCE_SERVICE, 'ModelInfer', call.metadata.getMap()) : NO_REQUEST_TRACE;
+      const traced = trace.span.isRecording() ? { tracing: tracing!, context: trace.context } : undefined;
+      try {
+        const result = await untilCancelled(call, (signal) =>
+          inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal, ...(traced ? { trace: traced } : {}) }),
+        );
+        tracing?.endRpc(trace.span);
+        return encodeInferResponse(result, request.id);
+      } catch (err) {
+        tracing?.endRpc(trace.span, err);
+        throw err;
+      }
     }),
 
     RepositoryIndex: unary(async (req: RepositoryIndexRequest): Promise<RepositoryIndexResponse> => {
