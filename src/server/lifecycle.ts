@@ -17,9 +17,9 @@ export interface InFlightRequest {
 }
 
 /**
- * The requests in flight, as a list linked through the requests themselves. A Set would read better, but a
- * long-lived Set that takes and drops an entry per request made V8 promote every request's object graph to the
- * old generation (scavenges of 5-10 ms instead of 1, and frequent full collections; bench/RESULTS.md).
+ * The requests in flight, as a list linked through the requests themselves. A Set would read better, but with a
+ * long-lived Set taking and dropping an entry per request, requests' objects were promoted to the old generation
+ * (measured: scavenges of 5-6 ms instead of about 1 ms; bench/RESULTS.md).
  */
 class InFlightList {
   private head: InFlightRequest | undefined;
