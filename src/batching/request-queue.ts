@@ -158,12 +158,10 @@ export class RequestQueue<T extends Queued> {
     }
   }
 
-  /** Empties a bucket none of whose requests wait (kept: priorities are few), and drops the cleared front of
-   * a long one. */
+  /** Drops an empty bucket (callers may use any number of priority levels), and the cleared front of a long one. */
   private compact(b: Bucket<T>): void {
     if (b.live === 0) {
-      b.items.length = 0;
-      b.head = 0;
+      this.buckets = this.buckets.filter((x) => x !== b);
       return;
     }
     this.first(b);
