@@ -4,6 +4,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { TiffinError } from '../errors/index.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './config.ts';
+import { LogDestination } from './log-destination.ts';
 
 export type { Logger } from 'pino';
 export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel };
@@ -69,23 +70,10 @@ export function jsonLineFormat(logger: Logger): { destination: DestinationStream
   return jsonLoggers.get(logger);
 }
 
-/** How long a line may wait in the buffer before it is written (a quiet server's lines still appear promptly). */
-const FLUSH_EVERY_MS = 250;
-
-/**
- * Stdout for JSON lines: written asynchronously in chunks of at least 16 KiB, and at least every 250 ms. One write
- * per line costs a system call and a thread-pool round trip per request; this costs one per ~70 access-log lines.
- * pino flushes what is left when the process exits.
- */
+/** Stdout for JSON lines, one per process (shared by every logger that writes there, so their lines stay in
+ * order): buffered and written in large chunks from the thread pool, see LogDestination. */
+let stdout: LogDestination | undefined;
 function stdoutDestination(): DestinationStream {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 16384, maxWrite: 65536 });
-  const timer = setInterval(() => {
-    try {
-      dest.flush();
-    } catch {
-      // Not open yet, or already closed: the next tick or the exit handler writes it.
-    }
-  }, FLUSH_EVERY_MS);
-  timer.unref();
-  return dest;
+  stdout ??= new LogDestination({ fd: 1 });
+  return stdout;
 }

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { LogDestination } from './log-destination.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tiffin-logdest-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+function target(): { file: string; fd: number } {
+  const file = join(dir, `log-${++n}`);
+  return { file, fd: openSync(file, 'w') };
+}
+
+const flushed = (d: LogDestination) => new Promise<void>((resolve, reject) => d.flush((err) => (err ? reject(err) : resolve())));
+
+describe('LogDestination', () => {
+  it('writes every line, in order, across many chunks and non-ASCII text', async () => {
+    const { file, fd } = target();
+    const d = new LogDestination({ fd, chunkBytes: 4096, minBytes: 1024 });
+    const want: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const line = `{"i":${i},"msg":"${i % 7 === 0 ? 'déjà vu ✓ 模型' : 'request'}"}\n`;
+      want.push(line);
+      d.write(line);
+      if (i % 500 === 0) await new Promise((r) => setImmediate(r)); // let some writes finish midway
+    }
+    await flushed(d);
+    d.close();
+    closeSync(fd);
+    assert.equal(readFileSync(file, 'utf8'), want.join(''));
+    assert.equal(d.dropped, 0);
+  });
+
+  it('writes a line larger than a chunk whole, between its neighbours', async () => {
+    const { file, fd } = target();
+    const d = new LogDestination({ fd, chunkBytes: 1024 });
+    const big = `{"stack":"${'x'.repeat(10_000)}"}\n`;
+    d.write('{"a":1}\n');
+    d.write(big);
+    d.write('{"b":2}\n');
+    await flushed(d);
+    d.close();
+    closeSync(fd);
+    assert.equal(readFileSync(file, 'utf8'), `{"a":1}\n${big}{"b":2}\n`);
+  });
+
+  it('flushSync writes what is held at once (what process exit does)', () => {
+    const { file, fd } = target();
+    const d = new LogDestination({ fd, minBytes: 1 << 20, chunkBytes: 1 << 20 });
+    d.write('one\n');
+    d.write('two\n');
+    assert.equal(readFileSync(file, 'utf8'), '', 'below minBytes nothing is written yet');
+    d.close();
+    closeSync(fd);
+    assert.equal(readFileSync(file, 'utf8'), 'one\ntwo\n');
+  });
+
+  it('drops and counts lines beyond maxPendingBytes instead of holding them', async () => {
+    const { file, fd } = target();
+    const d = new LogDestination({ fd, chunkBytes: 1024, minBytes: 1024, maxPendingBytes: 4096 });
+    const line = `${'y'.repeat(99)}\n`; // 100 bytes
+    // All in one turn of the event loop: the first write cannot finish before the limit is reached.
+    let accepted = 0;
+    for (let i = 0; i < 200; i++) if (d.write(line)) accepted++;
+    assert.ok(d.dropped > 0, 'some lines were dropped');
+    assert.equal(accepted + d.dropped, 200);
+    await flushed(d);
+    d.close();
+    closeSync(fd);
+    assert.equal(readFileSync(file, 'utf8'), line.repeat(accepted), 'what was accepted is written whole');
+  });
+});
