@@ -45,7 +45,9 @@ export class LogDestination {
   /** Filled chunks waiting for their turn, oldest first; `head` is being written from offset `written`. */
   private readonly queue: { buf: Buffer; len: number }[] = [];
   private written = 0;
+  /** A write is running or waiting to be retried; `inFlight`: the thread pool is writing the head right now. */
   private writing = false;
+  private inFlight = false;
   private queuedBytes = 0;
   private spare: Buffer | undefined;
   private drained: (() => void)[] = [];
@@ -68,6 +70,11 @@ export class LogDestination {
 
   /** Appends one or more whole lines (what pino and the access log hand over). */
   write(text: string): boolean {
+    if (this.queuedBytes + this.used > this.maxPendingBytes) {
+      if (this.droppedInSpell++ === 0) warn(`log output is not keeping up (${this.maxPendingBytes} bytes waiting): dropping log lines`);
+      this.dropped++;
+      return false;
+    }
     const worst = text.length * MAX_BYTES_PER_UNIT;
     if (this.used + worst > this.chunkBytes) {
       this.seal();
@@ -78,11 +85,6 @@ export class LogDestination {
         this.kick();
         return true;
       }
-    }
-    if (this.queuedBytes + this.used > this.maxPendingBytes) {
-      if (this.droppedInSpell++ === 0) warn(`log output is not keeping up (${this.maxPendingBytes} bytes waiting): dropping log lines`);
-      this.dropped++;
-      return false;
     }
     this.used += this.current.write(text, this.used);
     if (!this.writing && this.used >= this.minBytes) {
@@ -106,7 +108,7 @@ export class LogDestination {
    * finishes on its own; what is written here may land before it. */
   flushSync(): void {
     this.seal();
-    const start = this.writing ? 1 : 0;
+    const start = this.inFlight ? 1 : 0;
     for (let i = start; i < this.queue.length; i++) {
       const { buf, len } = this.queue[i]!;
       let off = i === 0 ? this.written : 0;
@@ -122,6 +124,7 @@ export class LogDestination {
     }
     this.queue.length = start;
     this.queuedBytes = start ? this.queue[0]!.len : 0;
+    if (!start) this.written = 0;
   }
 
   /** Stops the flush timer and the exit hook, after writing what is held. */
@@ -148,12 +151,14 @@ export class LogDestination {
   private kick(): void {
     if (this.writing || this.queue.length === 0) return;
     this.writing = true;
+    this.inFlight = true;
     const head = this.queue[0]!;
     fsWrite(this.fd, head.buf, this.written, head.len - this.written, null, this.afterWrite);
   }
 
   private onWritten(err: NodeJS.ErrnoException | null, n: number): void {
     this.writing = false;
+    this.inFlight = false;
     const head = this.queue[0];
     if (!head) return; // flushSync took it
     if (err) {
