@@ -35,6 +35,8 @@ export interface RequestTelemetry {
 interface State extends RequestTelemetry {
   readonly start: number;
   readonly path: string;
+  /** The matched route pattern, read once: fastify's `routeOptions` getter builds a new object on every read. */
+  readonly route: string | undefined;
   readonly quiet: boolean;
   error: unknown;
   done: boolean;
@@ -95,7 +97,7 @@ export function registerHttpTelemetry(app: FastifyInstance, options: HttpTelemet
     if (!s || s.done) return;
     s.done = true;
     const ms = performance.now() - s.start;
-    const route = request.routeOptions.url;
+    const { route } = s;
     metrics?.http.finished(route, request.method, status, ms / 1000);
     tracing.endRequest(s.trace.span, status, s.error);
     if (!writeAccessLine || s.quiet) return;
@@ -116,9 +118,8 @@ export function registerHttpTelemetry(app: FastifyInstance, options: HttpTelemet
   app.addHook('onRequest', (request, _reply, done) => {
     const path = pathOf(request.url);
     const quiet = isQuiet(path);
-    const trace: RequestTrace = quiet
-      ? NO_REQUEST_TRACE
-      : tracing.startRequest(request.method, request.routeOptions.url, path, request.headers);
+    const route = request.routeOptions.url;
+    const trace: RequestTrace = quiet ? NO_REQUEST_TRACE : tracing.startRequest(request.method, route, path, request.headers);
     trace.span.setAttribute(TIFFIN_ATTR.requestId, request.id);
     const state: State = {
       requestId: request.id,
@@ -127,6 +128,7 @@ export function registerHttpTelemetry(app: FastifyInstance, options: HttpTelemet
       model: undefined,
       start: performance.now(),
       path,
+      route,
       quiet,
       error: undefined,
       done: false,
