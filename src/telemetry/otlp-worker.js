@@ -1,11 +1,13 @@
 // The OTLP export worker (see worker-span-processor.ts): receives finished spans as plain objects (span-wire.ts),
-// rebuilds the ReadableSpan shape the official OTLP/HTTP exporter serialises, and sends them; the exporter reads
+// rebuilds the ReadableSpan shape the official OTLP/HTTP exporter (protobuf or JSON) serialises, and sends them; it reads
 // its headers, timeout and compression from OTEL_* as usual, and retries. Plain JavaScript on purpose: a worker
 // does not inherit the parent's TypeScript loader, and registering one would make every module this worker
 // imports go through loader hooks at start-up, costing the serving thread time.
 import { parentPort, workerData } from 'node:worker_threads';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+
+const { OTLPTraceExporter } =
+  workerData.protocol === 'http/json' ? await import('@opentelemetry/exporter-trace-otlp-http') : await import('@opentelemetry/exporter-trace-otlp-proto');
 
 const exporter = new OTLPTraceExporter(workerData.url ? { url: workerData.url } : {});
 const resource = resourceFromAttributes(workerData.resource);

@@ -5,7 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOffSampler, InMemorySpanExporter, SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
-import { Tracing, tracingConfigFromEnv } from './tracing.ts';
+import { decodeTraceRequest, countSpans } from '../testing/otlp-protobuf.ts';
+import { isTiffinError } from '../errors/index.ts';
+import { otlpTracesProtocol, Tracing, tracingConfigFromEnv } from './tracing.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -164,8 +166,8 @@ interface OtlpBody {
     resource: { attributes: { key: string; value: { stringValue?: string } }[] };
     scopeSpans: {
       spans: {
-        name: string; traceId: string; spanId: string; parentSpanId?: string; traceState?: string; kind: number;
-        status: { code: number }; events: { name: string }[]; links: { spanId: string }[];
+        name: string; traceId: string | undefined; spanId: string | undefined; parentSpanId?: string; traceState?: string; kind: number;
+        status: { code: number }; events: { name: string }[]; links: { spanId: string | undefined }[];
       }[];
     }[];
   }[];
@@ -177,61 +179,81 @@ function shape(body: OtlpBody): unknown {
 }
 
 describe('OTLP export', () => {
-  it('sends spans to the collector named by OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
-    let first: OtlpBody | undefined;
-    const bodies: { url: string | undefined; type: string | undefined; body: string }[] = [];
-    const collector = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        bodies.push({ url: req.url, type: req.headers['content-type'], body });
-        res.setHeader('content-type', 'application/json');
-        res.end('{}');
-      });
-    });
-    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
-    const port = (collector.address() as AddressInfo).port;
-    try {
-      // In the export worker (the default) and on the event loop: the collector must get the same request.
-      for (const exportInWorker of [true, false]) {
-        bodies.length = 0;
-        const tracing = new Tracing({
-          env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/` },
-          serviceName: 'fraud',
-          registerGlobal: false,
-          exportInWorker,
+  // protobuf is the specification's default encoding; JSON is chosen with OTEL_EXPORTER_OTLP_PROTOCOL.
+  for (const protocol of [undefined, 'http/json'] as const) {
+    it(`sends spans to the collector named by OTEL_EXPORTER_OTLP_ENDPOINT as ${protocol ?? 'http/protobuf (default)'}`, async () => {
+      let first: OtlpBody | undefined;
+      const bodies: { url: string | undefined; type: string | undefined; body: Buffer }[] = [];
+      const collector = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (d: Buffer) => chunks.push(d));
+        req.on('end', () => {
+          bodies.push({ url: req.url, type: req.headers['content-type'], body: Buffer.concat(chunks) });
+          res.setHeader('content-type', req.headers['content-type'] ?? 'application/json');
+          res.end(protocol === 'http/json' ? '{}' : '');
         });
-        assert.equal(tracing.enabled, true);
-        const req = tracing.startRequest('POST', '/score', '/score', { traceparent: TRACEPARENT, tracestate: 'v=1' });
-        const batch = tracing.startBatchSpan('tiffin.batch', [req.context], { 'tiffin.batch.size': 2 });
-        batch.addEvent('split', { rows: 2 });
-        batch.end();
-        tracing.endRequest(req.span, 503, new Error('overloaded'));
-        await tracing.shutdown();
-        assert.equal(bodies.length, 1, `one export (worker: ${exportInWorker})`);
-        assert.equal(bodies[0]!.url, '/v1/traces');
-        assert.match(bodies[0]!.type!, /application\/json/);
-        const sent = JSON.parse(bodies[0]!.body) as OtlpBody;
-        const rs = sent.resourceSpans[0]!;
-        assert.ok(rs.resource.attributes.some((a) => a.key === 'service.name' && a.value.stringValue === 'fraud'));
-        const spans = rs.scopeSpans[0]!.spans;
-        assert.deepEqual(spans.map((s) => s.name).sort(), ['POST /score', 'tiffin.batch']);
-        const server = spans.find((s) => s.name === 'POST /score')!;
-        assert.equal(server.traceId, TRACE_ID);
-        assert.equal(server.parentSpanId, PARENT_ID);
-        assert.equal(server.traceState, 'v=1');
-        assert.equal(server.kind, 2);
-        assert.equal(server.status.code, 2);
-        assert.equal(server.events[0]!.name, 'exception');
-        const b = spans.find((s) => s.name === 'tiffin.batch')!;
-        assert.equal(b.links[0]!.spanId, server.spanId);
-        assert.equal(b.events[0]!.name, 'split');
-        if (exportInWorker) first = sent;
-        else assert.deepEqual(shape(sent), shape(first!), 'the worker sends what the direct exporter sends');
+      });
+      await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+      const port = (collector.address() as AddressInfo).port;
+      try {
+        // In the export worker (the default) and on the event loop: the collector must get the same request.
+        for (const exportInWorker of [true, false]) {
+          bodies.length = 0;
+          const tracing = new Tracing({
+            env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}/`, ...(protocol ? { OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : {}) },
+            serviceName: 'fraud',
+            registerGlobal: false,
+            exportInWorker,
+          });
+          assert.equal(tracing.enabled, true);
+          const req = tracing.startRequest('POST', '/score', '/score', { traceparent: TRACEPARENT, tracestate: 'v=1' });
+          const batch = tracing.startBatchSpan('tiffin.batch', [req.context], { 'tiffin.batch.size': 2 });
+          batch.addEvent('split', { rows: 2 });
+          batch.end();
+          tracing.endRequest(req.span, 503, new Error('overloaded'));
+          await tracing.shutdown();
+          assert.equal(bodies.length, 1, `one export (worker: ${exportInWorker})`);
+          assert.equal(bodies[0]!.url, '/v1/traces');
+          let sent: OtlpBody;
+          if (protocol === 'http/json') {
+            assert.match(bodies[0]!.type!, /application\/json/);
+            sent = JSON.parse(bodies[0]!.body.toString()) as OtlpBody;
+          } else {
+            assert.match(bodies[0]!.type!, /application\/x-protobuf/);
+            sent = decodeTraceRequest(bodies[0]!.body);
+            assert.equal(countSpans(bodies[0]!.body), 2);
+          }
+          const rs = sent.resourceSpans[0]!;
+          assert.ok(rs.resource.attributes.some((a) => a.key === 'service.name' && a.value.stringValue === 'fraud'));
+          const spans = rs.scopeSpans[0]!.spans;
+          assert.deepEqual(spans.map((s) => s.name).sort(), ['POST /score', 'tiffin.batch']);
+          const server = spans.find((s) => s.name === 'POST /score')!;
+          assert.equal(server.traceId, TRACE_ID);
+          assert.equal(server.parentSpanId, PARENT_ID);
+          assert.equal(server.traceState, 'v=1');
+          assert.equal(server.kind, 2);
+          assert.equal(server.status.code, 2);
+          assert.equal(server.events[0]!.name, 'exception');
+          const b = spans.find((s) => s.name === 'tiffin.batch')!;
+          assert.equal(b.links[0]!.spanId, server.spanId);
+          assert.equal(b.events[0]!.name, 'split');
+          if (exportInWorker) first = sent;
+          else assert.deepEqual(shape(sent), shape(first!), 'the worker sends what the direct exporter sends');
+        }
+      } finally {
+        collector.close();
       }
-    } finally {
-      collector.close();
-    }
+    });
+  }
+
+  it('reads the protocol from the signal-specific variable first, and refuses gRPC with a clear error', () => {
+    assert.equal(otlpTracesProtocol({}), 'http/protobuf');
+    assert.equal(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), 'http/json');
+    assert.equal(otlpTracesProtocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }), 'http/protobuf');
+    assert.throws(
+      () => new Tracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, registerGlobal: false }),
+      (err: unknown) => isTiffinError(err, 'CONFIG_INVALID') && /'grpc' is not supported.*4318/.test((err as Error).message),
+    );
   });
 });
 

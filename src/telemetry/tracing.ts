@@ -21,7 +21,8 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOnSampler,
@@ -35,6 +36,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { TiffinError } from '../errors/index.ts';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
 import { WorkerSpanProcessor } from './worker-span-processor.ts';
 
@@ -117,6 +119,22 @@ export function tracingConfigFromEnv(env: Env = process.env): { exporters: Expor
   return { exporters: [...new Set(exporters)], serviceName };
 }
 
+/** The OTLP encodings Tiffin sends: protobuf (the specification's default) or JSON, both over HTTP. */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf. gRPC is refused with
+ * a clear error at start-up rather than sending HTTP to a gRPC port and failing on every export. */
+export function otlpTracesProtocol(env: Env = process.env): OtlpProtocol {
+  const raw = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim().toLowerCase();
+  if ((OTLP_PROTOCOLS as readonly string[]).includes(raw)) return raw as OtlpProtocol;
+  throw new TiffinError(
+    'CONFIG_INVALID',
+    `OTLP protocol '${raw}' is not supported: Tiffin sends traces over OTLP/HTTP as ${OTLP_PROTOCOLS.join(' or ')}; ` +
+      'set OTEL_EXPORTER_OTLP_PROTOCOL to one of them and point the endpoint at the collector\'s HTTP port (usually 4318)',
+  );
+}
+
 /** The OTLP/HTTP traces endpoint from `env`, as the spec says: the signal-specific one as is, the generic one plus
  * /v1/traces. Headers, timeout and compression the exporter reads from process.env itself. */
 function otlpTracesUrl(env: Env): string | undefined {
@@ -184,9 +202,10 @@ export class Tracing {
       }
       if (kind === 'console') return new SimpleSpanProcessor(new ConsoleSpanExporter());
       const url = otlpTracesUrl(env);
-      return options.exportInWorker === false
-        ? new BatchSpanProcessor(new OTLPTraceExporter(url ? { url } : {}))
-        : new WorkerSpanProcessor({ url, resource: { ...resource.attributes } });
+      const protocol = otlpTracesProtocol(env);
+      if (options.exportInWorker !== false) return new WorkerSpanProcessor({ url, protocol, resource: { ...resource.attributes } });
+      const Exporter = protocol === 'http/json' ? OTLPJsonTraceExporter : OTLPProtobufTraceExporter;
+      return new BatchSpanProcessor(new Exporter(url ? { url } : {}));
     });
     // OTEL_TRACES_SAMPLER, when set, is read by the SDK. Otherwise Tiffin's default applies: callers' sampled traces
     // and up to maxTracesPerSecond new ones. Its decision for a request is taken in startRequest, before any span

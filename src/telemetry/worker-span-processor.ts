@@ -7,10 +7,13 @@ import { Worker } from 'node:worker_threads';
 import { TraceFlags } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { toWire, type WireSpan } from './span-wire.ts';
+import type { OtlpProtocol } from './tracing.ts';
 
 export interface ExportWorkerData {
   /** Traces endpoint; undefined lets the exporter read OTEL_EXPORTER_OTLP_* itself. */
   url: string | undefined;
+  /** Which official exporter the worker runs. */
+  protocol: OtlpProtocol;
   /** The resource's attributes (the worker rebuilds the resource from them). */
   resource: Record<string, unknown>;
 }
