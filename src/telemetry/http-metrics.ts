@@ -1,6 +1,7 @@
 // HTTP request metrics. Labelled by route pattern ('/v2/models/:name/infer'), never the raw URL, and by a
 // closed set of methods, so a client cannot grow the number of series by sending odd URLs or verbs.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { BoundCounter, BoundHistogram, type BoundCounterChild, type BoundHistogramChild } from './bound-metrics.ts';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
@@ -8,32 +9,33 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 
 export const UNMATCHED_ROUTE = 'unmatched';
 
 interface Child {
-  count: { inc(): void };
-  duration: { observe(value: number): void };
+  count: BoundCounterChild;
+  duration: BoundHistogramChild;
 }
 
 export class HttpMetrics {
-  readonly requests: Counter<'route' | 'method' | 'status'>;
-  readonly duration: Histogram<'route' | 'method' | 'status'>;
+  readonly requests: BoundCounter;
+  readonly duration: BoundHistogram;
   readonly inFlight: Gauge;
-  private readonly children = new Map<string, Child>();
+  /** route -> method -> status -> children: looked up without building a key string per request. */
+  private readonly children = new Map<string, Map<string, Map<number, Child>>>();
   /** Kept as a plain number and copied into the gauge at scrape time: two gauge updates per request cost more. */
   private inFlightNow = 0;
 
   constructor(registry: Registry, durationBuckets: number[]) {
     const labelNames = ['route', 'method', 'status'] as const;
-    this.requests = new Counter({
+    this.requests = new BoundCounter({
       name: 'tiffin_http_requests_total',
       help: 'HTTP requests answered, by route pattern, method and status code.',
       labelNames,
-      registers: [registry],
+      registry,
     });
-    this.duration = new Histogram({
+    this.duration = new BoundHistogram({
       name: 'tiffin_http_request_duration_seconds',
       help: 'Time from receiving a request to finishing its response, by route pattern, method and status code.',
       labelNames,
       buckets: durationBuckets,
-      registers: [registry],
+      registry,
     });
     const self = this;
     this.inFlight = new Gauge({
@@ -55,12 +57,15 @@ export class HttpMetrics {
     this.inFlightNow--;
     const m = KNOWN_METHODS.has(method) ? method : 'OTHER';
     const r = route ?? UNMATCHED_ROUTE;
-    const key = `${r} ${m} ${status}`;
-    let child = this.children.get(key);
+    let byMethod = this.children.get(r);
+    if (!byMethod) this.children.set(r, (byMethod = new Map()));
+    let byStatus = byMethod.get(m);
+    if (!byStatus) byMethod.set(m, (byStatus = new Map()));
+    let child = byStatus.get(status);
     if (!child) {
       const s = String(status);
       child = { count: this.requests.labels(r, m, s), duration: this.duration.labels(r, m, s) };
-      this.children.set(key, child);
+      byStatus.set(status, child);
     }
     child.count.inc();
     child.duration.observe(seconds);

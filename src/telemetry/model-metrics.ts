@@ -1,6 +1,7 @@
 // Per model-version inference metrics with their label children bound once, so the hot path (one call
-// per request and per batch) skips prom-client's label hashing and validation.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+// per request and per batch) skips label lookups (bound-metrics.ts).
+import { Gauge, type Registry } from 'prom-client';
+import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
 import { isTiffinError } from '../errors/index.ts';
 import type { MetricBuckets } from './buckets.ts';
 
@@ -29,15 +30,15 @@ interface Settable {
 
 /** The metric families that ModelMetrics binds children of; one set per TiffinMetrics. */
 export class InferenceMetricFamilies {
-  readonly requests: Counter<'model' | 'version' | 'outcome'>;
-  readonly items: Counter<'model' | 'version'>;
-  readonly queueDuration: Histogram<'model' | 'version'>;
-  readonly computeDuration: Histogram<'model' | 'version'>;
-  readonly batchSize: Histogram<'model' | 'version'>;
-  readonly batches: Counter<'model' | 'version' | 'reason'>;
+  readonly requests: BoundCounter;
+  readonly items: BoundCounter;
+  readonly queueDuration: BoundHistogram;
+  readonly computeDuration: BoundHistogram;
+  readonly batchSize: BoundHistogram;
+  readonly batches: BoundCounter;
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly replicas: Gauge<'model' | 'version'>;
-  readonly busy: Counter<'model' | 'version'>;
+  readonly busy: BoundCounter;
   /** Run at the start of every scrape, before any inference family is read: sources that keep their own
    * running totals (a dispatcher's completed count, a runner's live replicas) copy them in here. */
   readonly beforeCollect = new Set<() => void>();
@@ -46,48 +47,48 @@ export class InferenceMetricFamilies {
     const registers = [registry];
     const mv = ['model', 'version'] as const;
     const hooks = this.beforeCollect;
-    this.requests = new Counter({
+    this.requests = new BoundCounter({
       name: 'tiffin_inference_requests_total',
       help: 'Inference calls by outcome (success, rejected, shed, timeout, aborted, error).',
       labelNames: [...mv, 'outcome'],
-      registers,
+      registry,
       // Registered first of the inference families, so this runs before the others are read.
       collect() {
         for (const hook of hooks) hook();
       },
     });
-    this.items = new Counter({
+    this.items = new BoundCounter({
       name: 'tiffin_inference_items_total',
       help: 'Rows (batch items) computed; rate() gives items per second.',
       labelNames: mv,
-      registers,
+      registry,
     });
-    this.queueDuration = new Histogram({
+    this.queueDuration = new BoundHistogram({
       name: 'tiffin_inference_queue_duration_seconds',
       help: 'Time a call waited in the batching queue before its batch was dispatched.',
       labelNames: mv,
       buckets: buckets.queueDurationSeconds,
-      registers,
+      registry,
     });
-    this.computeDuration = new Histogram({
+    this.computeDuration = new BoundHistogram({
       name: 'tiffin_inference_compute_duration_seconds',
       help: 'Time one batch spent running in the model runtime.',
       labelNames: mv,
       buckets: buckets.computeDurationSeconds,
-      registers,
+      registry,
     });
-    this.batchSize = new Histogram({
+    this.batchSize = new BoundHistogram({
       name: 'tiffin_inference_batch_size',
       help: 'Rows per dispatched batch.',
       labelNames: mv,
       buckets: buckets.batchSize,
-      registers,
+      registry,
     });
-    this.batches = new Counter({
+    this.batches = new BoundCounter({
       name: 'tiffin_inference_batches_total',
       help: 'Batches dispatched, by why the dispatcher sent them (full, deadline, idle, ...).',
       labelNames: [...mv, 'reason'],
-      registers,
+      registry,
     });
     this.queueDepth = new Gauge({
       name: 'tiffin_inference_queue_depth',
@@ -101,11 +102,11 @@ export class InferenceMetricFamilies {
       labelNames: mv,
       registers,
     });
-    this.busy = new Counter({
+    this.busy = new BoundCounter({
       name: 'tiffin_runner_busy_seconds_total',
       help: 'Seconds runner replicas spent computing; rate() / tiffin_runner_replicas gives utilisation.',
       labelNames: mv,
-      registers,
+      registry,
     });
   }
 }
