@@ -1,15 +1,19 @@
 // The telemetry cost benchmark: what metrics, the access log and tracing cost in throughput. The batching
 // benchmark's workload (an MLP 256 -> 1024 -> 1024 -> 10, one row of 256 floats as JSON per request, 64
-// connections) against two `tiffin serve` processes of the same service, started side by side:
+// connections) against `tiffin serve` processes of the same service, started side by side:
 //   on:  the defaults (Prometheus metrics, one JSON access-log line per request to the log file) plus tracing,
 //        exported over OTLP/HTTP to a stand-in collector in a process of its own, with Tiffin's default sampling
 //        (every trace a caller sampled, and up to 100 new traces a second) or, with BENCH_TRACE=all, every request;
 //   off: metrics, access log and tracing turned off in tiffin.yaml.
 // Load alternates between them in rounds (off, on, on, off, off, on, ...), so that drift on a shared machine
-// falls on both alike. Target: `on` keeps at least 95% of `off`'s throughput.
+// falls on both alike. Each case runs in several processes (3 by default) and its throughput is over all of
+// them: on the 2-core VM, identical servers in separate processes differed by 5-30% in req/s for as long as they
+// ran, so one process per case compares processes rather than settings. Target: `on` keeps at least 95% of
+// `off`'s throughput.
 //
 // Run: npm run bench -- telemetry-cost   (or: npx tsx bench/telemetry-cost.ts)
-// Env: BENCH_DURATION seconds of load per case (20), BENCH_ROUNDS rounds per case (4), BENCH_CONNECTIONS (64),
+// Env: BENCH_DURATION seconds of load per case (48), BENCH_ROUNDS rounds (4), BENCH_PROCESSES per case (3),
+//      BENCH_CONNECTIONS (64),
 //      BENCH_WARMUP seconds of unmeasured load per server (3), BENCH_TRACE: default (Tiffin's sampling), all (every
 //      request) or a ratio such as 0.1 (parentbased_traceidratio), BENCH_ON the features on in the `on` case
 //      (default metrics,log,tracing; a subset prices one feature alone),
@@ -25,8 +29,9 @@ import { MODEL_NAME, requestBody, writeBenchModel } from './lib/model.ts';
 import { cpuSeconds, startServer, type RunningServer, type ServerSpec } from './lib/server-process.ts';
 import { fixed, markdownTable } from './lib/table.ts';
 
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 48);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
+const PROCESSES = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 3);
 const FEATURES = ['metrics', 'log', 'tracing'] as const;
@@ -48,6 +53,8 @@ interface Totals {
   answered: number;
   seconds: number;
   cpu: number;
+  /** CPU seconds of the event loop alone: where most of telemetry's per-request work runs. */
+  mainCpu: number;
   runs: LoadResult[];
 }
 
@@ -60,20 +67,23 @@ function configFile(on: ReadonlySet<string>): string {
   return `${lines.join('\n')}\n`;
 }
 
-function tiffinSpec(name: CaseName, cwd: string, home: string, env: Record<string, string>): ServerSpec {
+function tiffinSpec(name: CaseName, index: number, cwd: string, home: string, env: Record<string, string>): ServerSpec {
   return {
-    name: `tiffin serve (telemetry ${name})`,
+    name: `tiffin serve (telemetry ${name} #${index + 1})`,
     args: [here('../bin/tiffin.js'), 'serve', here('./servers/tiffin-service.ts'), '--port', '{port}', '--no-grpc'],
     env: { TIFFIN_HOME: home, ...env },
     cwd,
-    logFile: join(cwd, 'server.log'),
+    logFile: join(cwd, `server-${index + 1}.log`),
   };
 }
 
-async function countLines(file: string, msg: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+/** Lines with this msg in the case's server logs. */
+async function countLines(cwd: string, msg: string): Promise<number> {
   let n = 0;
-  for (const line of text.split('\n')) if (line.includes(`"msg":"${msg}"`)) n++;
+  for (let i = 0; i < PROCESSES; i++) {
+    const text = await readFile(join(cwd, `server-${i + 1}.log`), 'utf8').catch(() => '');
+    for (const line of text.split('\n')) if (line.includes(`"msg":"${msg}"`)) n++;
+  }
   return n;
 }
 
@@ -81,7 +91,7 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   const load0 = loadavg();
   console.log(`Node ${process.version}, ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`MLP 256-1024-1024-10, one row per request as JSON, ${CONNECTIONS} connections; ${DURATION_S} s per case in ${ROUNDS} rounds each, alternating`);
+  console.log(`MLP 256-1024-1024-10, one row per request as JSON, ${CONNECTIONS} connections; ${DURATION_S} s per case over ${PROCESSES} processes and ${ROUNDS} rounds, alternating`);
   const onText = [ON.has('metrics') && 'metrics', ON.has('log') && 'access log', ON.has('tracing') && `tracing (${TRACING_DESCRIPTION}; OTLP to a collector process)`].filter(Boolean).join(' + ');
   console.log(`on: ${onText}; off: all three off\n`);
 
@@ -101,38 +111,53 @@ async function main(): Promise<void> {
     servers.push(sink);
     const traceEnv: Record<string, string> = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_SERVICE_NAME: 'telemetry-bench' };
     Object.assign(traceEnv, SAMPLER_ENV);
-    const on = await startServer(tiffinSpec('on', onDir, home, traceEnv));
-    servers.push(on);
-    const off = await startServer(tiffinSpec('off', offDir, home, {}));
-    servers.push(off);
-    const byCase: Record<CaseName, RunningServer> = { on, off };
+    const byCase: Record<CaseName, RunningServer[]> = { on: [], off: [] };
+    for (let i = 0; i < PROCESSES; i++) {
+      byCase.on.push(await startServer(tiffinSpec('on', i, onDir, home, traceEnv)));
+      byCase.off.push(await startServer(tiffinSpec('off', i, offDir, home, {})));
+    }
+    servers.push(...byCase.on, ...byCase.off);
+    const { on, off } = { on: byCase.on[0]!, off: byCase.off[0]! };
     const body = requestBody();
 
-    for (const s of [off, on]) if (WARMUP_S > 0) await load(`${s.url}/predict`, body, CONNECTIONS, WARMUP_S);
+    for (const s of [...byCase.off, ...byCase.on]) if (WARMUP_S > 0) await load(`${s.url}/predict`, body, CONNECTIONS, WARMUP_S);
     const spans0 = ((await (await fetch(`${sink.url}/count`)).json()) as { spans: number }).spans;
-    const lines0 = await countLines(join(onDir, 'server.log'), 'request');
+    const lines0 = await countLines(onDir, 'request');
 
-    const totals: Record<CaseName, Totals> = { on: { answered: 0, seconds: 0, cpu: 0, runs: [] }, off: { answered: 0, seconds: 0, cpu: 0, runs: [] } };
-    const order: CaseName[] = [];
-    for (let r = 0; r < ROUNDS; r++) order.push(...((r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) as CaseName[]));
-    for (const name of order) {
-      const server = byCase[name];
+    const totals: Record<CaseName, Totals> = { on: { answered: 0, seconds: 0, cpu: 0, mainCpu: 0, runs: [] }, off: { answered: 0, seconds: 0, cpu: 0, mainCpu: 0, runs: [] } };
+    // Each round visits every process once, off and on interleaved, the order reversed every other round.
+    const visits: [CaseName, number][] = [];
+    for (let i = 0; i < PROCESSES; i++) visits.push(['off', i], ['on', i]);
+    const order: [CaseName, number][] = [];
+    for (let r = 0; r < ROUNDS; r++) order.push(...(r % 2 === 0 ? visits : [...visits].reverse()));
+    const perProcess = new Map<RunningServer, { answered: number; seconds: number }>();
+    for (const [name, index] of order) {
+      const server = byCase[name][index]!;
       const cpu0 = cpuSeconds(server.pid) ?? 0;
-      const result = await load(`${server.url}/predict`, body, CONNECTIONS, DURATION_S / ROUNDS);
+      const main0 = cpuSeconds(server.pid, 'main-thread') ?? 0;
+      const result = await load(`${server.url}/predict`, body, CONNECTIONS, DURATION_S / ROUNDS / PROCESSES);
+      const p = perProcess.get(server) ?? { answered: 0, seconds: 0 };
+      p.answered += result.rps * result.seconds;
+      p.seconds += result.seconds;
+      perProcess.set(server, p);
       const t = totals[name];
       t.cpu += (cpuSeconds(server.pid) ?? 0) - cpu0;
+      t.mainCpu += (cpuSeconds(server.pid, 'main-thread') ?? 0) - main0;
       t.answered += result.rps * result.seconds;
       t.seconds += result.seconds;
       t.runs.push(result);
-      console.log(`  ${name.padEnd(3)} ${fixed(result.rps, 0).padStart(7)} req/s  p99 ${fixed(result.p99Ms, 2)} ms  (errors ${result.errors}, non-2xx ${result.non2xx})`);
+      console.log(`  ${name.padEnd(3)} #${index + 1} ${fixed(result.rps, 0).padStart(7)} req/s  p99 ${fixed(result.p99Ms, 2)} ms  (errors ${result.errors}, non-2xx ${result.non2xx})`);
     }
+    const byProcess = (name: CaseName) => byCase[name].map((s) => perProcess.get(s)!.answered / perProcess.get(s)!.seconds);
+    const spread = (name: CaseName) => byProcess(name).map((r) => fixed(r, 0)).join(', ');
+    console.log(`\nreq/s by process: off ${spread('off')}; on ${spread('on')}`);
 
     // The `on` server really did the work being priced: metrics served, one access line per request, spans exported.
-    await new Promise((r) => setTimeout(r, 6000)); // the span processor exports at least every 5 s
+    await new Promise((r) => setTimeout(r, 2000)); // the span processor posts spans every 200 ms
     const metricsOn = await (await fetch(`${on.url}/metrics`)).text();
     const metricsOffStatus = (await fetch(`${off.url}/metrics`)).status;
     const spans = ((await (await fetch(`${sink.url}/count`)).json()) as { spans: number }).spans - spans0;
-    const lines = (await countLines(join(onDir, 'server.log'), 'request')) - lines0;
+    const lines = (await countLines(onDir, 'request')) - lines0;
     const checks = {
       metricsServed: /tiffin_inference_requests_total\{[^}]*outcome="success"\}/.test(metricsOn),
       offHasNoMetrics: metricsOffStatus === 404,
@@ -145,9 +170,10 @@ async function main(): Promise<void> {
     const rows = (['off', 'on'] as const).map((name) => {
       const t = totals[name];
       const p99 = Math.max(...t.runs.map((r) => r.p99Ms));
-      return [name, fixed(rps(t), 0), fixed(p99, 2), fixed((t.cpu * 1e6) / t.answered, 0), String(t.runs.reduce((n, r) => n + r.errors + r.non2xx, 0))];
+      const perRequest = (seconds: number) => fixed((seconds * 1e6) / t.answered, 0);
+      return [name, fixed(rps(t), 0), fixed(p99, 2), perRequest(t.cpu), perRequest(t.mainCpu), String(t.runs.reduce((n, r) => n + r.errors + r.non2xx, 0))];
     });
-    console.log('\n' + markdownTable(['telemetry', 'req/s', 'worst round p99 (ms)', 'server CPU µs/request', 'errors'], rows));
+    console.log('\n' + markdownTable(['telemetry', 'req/s', 'worst round p99 (ms)', 'server CPU µs/request', 'event loop µs/request', 'errors'], rows));
     console.log(`\naccess-log lines per request ${fixed(checks.accessLinesPerRequest, 3)}, spans exported per request ${fixed(checks.spansPerRequest, 3)}, metrics served: ${checks.metricsServed}, off serves no /metrics: ${checks.offHasNoMetrics}`);
     const pass = ratio >= TARGET;
     console.log(`on / off throughput: ${fixed(ratio, 3)} (target >= ${TARGET}: ${pass ? 'met' : 'MISSED'})`);
@@ -162,8 +188,8 @@ async function main(): Promise<void> {
       JSON.stringify(
         {
           date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model, loadAverage: { start: load0, end: load1 },
-          settings: { durationS: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, warmupS: WARMUP_S, on: [...ON], trace: TRACE },
-          totals, ratio, target: TARGET, pass, checks,
+          settings: { durationS: DURATION_S, rounds: ROUNDS, processes: PROCESSES, connections: CONNECTIONS, warmupS: WARMUP_S, on: [...ON], trace: TRACE },
+          totals, reqPerSecondByProcess: { off: byProcess('off'), on: byProcess('on') }, ratio, target: TARGET, pass, checks,
         },
         null,
         2,
