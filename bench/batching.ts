@@ -8,9 +8,13 @@
 // The model is an MLP 256 -> 1024 -> 1024 -> 10; a request is one row of 256 floats as JSON. (a), (c)
 // and (d) are measured again at one connection, where batching must cost nothing, and the model's own limit
 // (in-process session.run by batch size) shows how close the whole HTTP path comes to it.
+// Each server runs in several processes (3 by default) and a case's numbers are over all of them: on the 2-core
+// VM, identical servers in separate processes kept speeds 5-30% apart for as long as they ran, so a single
+// process per server would compare processes as much as servers.
 //
 // Run: npm run bench -- batching   (or: npx tsx bench/batching.ts)
-// Env: BENCH_DURATION seconds of load per case, over all rounds (20), BENCH_ROUNDS (4), BENCH_CONNECTIONS (64), BENCH_PROBE seconds per
+// Env: BENCH_DURATION seconds of load per case, over all rounds and processes (36), BENCH_ROUNDS (4),
+//      BENCH_PROCESSES per server (3), BENCH_CONNECTIONS (64), BENCH_PROBE seconds per
 //      thread-setting probe (3), BENCH_WARMUP seconds of unmeasured load per case before the rounds (2),
 //      BENCH_STRICT=1 to exit 1 when a target is missed. Results: the tables below, and bench/out/batching-*.json.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -26,11 +30,12 @@ import { expectedOutput, rawThroughput, type RawPoint } from './lib/raw-throughp
 import { cpuSeconds, type RunningServer, type ServerSpec } from './lib/server-process.ts';
 import { fixed, markdownTable } from './lib/table.ts';
 
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 20);
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 36);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const PROBE_S = Number(process.env.BENCH_PROBE ?? 3);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 2);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
+const PROCESSES = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 3));
 const RAW_BATCHES = [1, 8, 32, 64, 128];
 const RAW_MS = 400;
 
@@ -49,6 +54,8 @@ interface Measured {
   /** Server CPU per answered request, in microseconds: every thread, and the main thread alone. */
   cpuUsPerRequest: number | undefined;
   mainThreadUsPerRequest: number | undefined;
+  /** Throughput of each of the case's processes, over all rounds. */
+  reqPerSecondByProcess?: number[];
 }
 
 type CaseInfo = Pick<Measured, 'case' | 'threads'>;
@@ -180,12 +187,18 @@ async function measureServers(setup: Setup): Promise<{ results: Results; probes:
   const naive1Threads = bestThreads(naiveProbes, 1);
   const microThreads = bestThreads(microProbes, CONNECTIONS);
 
-  console.log(`\nMeasuring: ${ROUNDS} rounds of ${fixed(DURATION_S / ROUNDS, 1)} s per case`);
+  const visitS = DURATION_S / ROUNDS / PROCESSES;
+  console.log(`\nMeasuring: ${PROCESSES} processes per server, ${ROUNDS} rounds, ${fixed(visitS, 1)} s per process and round`);
   const servers: RunningServer[] = [];
+  /** PROCESSES processes of one server, each with a log file of its own. */
   const start = async (spec: ServerSpec) => {
-    const server = await withServerStarted(setup, spec);
-    servers.push(server);
-    return server;
+    const group: RunningServer[] = [];
+    for (let i = 0; i < PROCESSES; i++) {
+      const server = await withServerStarted(setup, { ...spec, name: `${spec.name} #${i + 1}`, logFile: spec.logFile.replace(/\.log$/, `-${i + 1}.log`) });
+      servers.push(server);
+      group.push(server);
+    }
+    return group;
   };
   try {
     const naive = await start(naiveSpec(setup, naiveThreads));
@@ -194,7 +207,7 @@ async function measureServers(setup: Setup): Promise<{ results: Results; probes:
     const tiffin = await start(tiffinSpec(setup));
     const runner = await start(runnerOnlySpec(setup));
     type Key = keyof Results;
-    const cases: [Key, RunningServer, CaseInfo, number][] = [
+    const cases: [Key, RunningServer[], CaseInfo, number][] = [
       ['naive', naive, { case: 'naive', threads: naiveThreads }, CONNECTIONS],
       ['micro', micro, { case: 'micro-batcher', threads: microThreads }, CONNECTIONS],
       ['tiffin', tiffin, { case: 'tiffin', threads: undefined }, CONNECTIONS],
@@ -203,17 +216,31 @@ async function measureServers(setup: Setup): Promise<{ results: Results; probes:
       ['tiffin1', tiffin, { case: 'tiffin', threads: undefined }, 1],
       ['runner1', runner, { case: 'runner only', threads: undefined }, 1],
     ];
-    for (const [, server, , connections] of cases) if (WARMUP_S > 0) await load(`${server.url}/predict`, setup.body, connections, WARMUP_S);
+    // One visit per process and case in each round; cases interleaved, the order reversed every other round.
+    const visits: [Key, RunningServer, CaseInfo, number, number][] = [];
+    for (let i = 0; i < PROCESSES; i++) for (const [key, group, what, connections] of cases) visits.push([key, group[i]!, what, connections, i]);
+    for (const [, server, , connections] of visits) if (WARMUP_S > 0) await load(`${server.url}/predict`, setup.body, connections, WARMUP_S);
     const rounds = new Map<Key, Measured[]>();
+    const byProcess = new Map<string, { answered: number; seconds: number }>();
     for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? cases : [...cases].reverse();
-      for (const [key, server, what, connections] of order) {
-        const m = await measure(setup, server, what, connections, DURATION_S / ROUNDS);
+      const order = r % 2 === 0 ? visits : [...visits].reverse();
+      for (const [key, server, what, connections, i] of order) {
+        const m = await measure(setup, server, what, connections, visitS);
         rounds.set(key, [...(rounds.get(key) ?? []), m]);
-        console.log(`  round ${r + 1}, ${what.case} at ${connections}: ${fixed(m.load.rps, 0)} req/s, p99 ${fixed(m.load.p99Ms, 1)} ms`);
+        const p = byProcess.get(`${key} ${i}`) ?? { answered: 0, seconds: 0 };
+        p.answered += m.load.rps * m.load.seconds;
+        p.seconds += m.load.seconds;
+        byProcess.set(`${key} ${i}`, p);
+        console.log(`  round ${r + 1}, ${what.case} #${i + 1} at ${connections}: ${fixed(m.load.rps, 0)} req/s, p99 ${fixed(m.load.p99Ms, 1)} ms`);
       }
     }
     const results = Object.fromEntries(cases.map(([key]) => [key, combine(rounds.get(key)!)])) as Results;
+    console.log('\nreq/s by process');
+    for (const [key, , what, connections] of cases) {
+      const each = Array.from({ length: PROCESSES }, (_, i) => byProcess.get(`${key} ${i}`)!);
+      results[key].reqPerSecondByProcess = each.map((p) => p.answered / p.seconds);
+      console.log(`  ${what.case} at ${connections}: ${results[key].reqPerSecondByProcess!.map((v) => fixed(v, 0)).join(', ')}`);
+    }
     return { results, probes: [...naiveProbes, ...microProbes] };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -265,7 +292,7 @@ async function main(): Promise<void> {
     await writeFile(file, JSON.stringify({
       date: new Date().toISOString(), node: process.version, cores: CORES, cpu: cpus()[0]?.model,
       loadAverage: { start: load0, end: load1 },
-      settings: { durationS: DURATION_S, rounds: ROUNDS, connections: CONNECTIONS, probeS: PROBE_S, warmupS: WARMUP_S },
+      settings: { durationS: DURATION_S, rounds: ROUNDS, processes: PROCESSES, connections: CONNECTIONS, probeS: PROBE_S, warmupS: WARMUP_S },
       raw, rawBest, probes, results, targets, tiffinFractionOfRaw: results.tiffin.load.rps / rawBest.rowsPerSecond,
     }, null, 2) + '\n');
     console.log(`results written to ${file}`);
