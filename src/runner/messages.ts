@@ -16,6 +16,8 @@ export interface ReplicaInit {
   replica: number;
   /** Nice value for the replica's thread (Linux), 0 to leave it alone. */
   niceness: number;
+  /** The native-code gate shared with the main thread (native-gate.ts). */
+  gate: SharedArrayBuffer;
 }
 
 /** What a loaded model looks like from outside, sent once it is ready. */

@@ -58,7 +58,9 @@ describe('replica failures', () => {
       const victim = runner.replicas[0]!;
       const held = victim.inFlight;
       const killedAt = performance.now();
-      await victim.worker.terminate();
+      // Mid-run, as the load guarantees: the thread ends as soon as its native run returns (native-gate.ts).
+      victim.kill();
+      await once(victim.worker, 'exit');
       await sleep(500);
       await traffic.stop();
       const failed = traffic.outcomes.filter((o) => !o.ok);

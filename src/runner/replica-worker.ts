@@ -10,10 +10,13 @@ import type { Tensors } from '../runtime/tensor.ts';
 import type { Model } from '../runtime/types.ts';
 import { ModelStore } from '../store/index.ts';
 import { serializeError, type FromReplica, type ReplicaInit, type ToReplica } from './messages.ts';
+import { Gate } from './native-gate.ts';
 import { transferablesOf } from './transfer.ts';
 
 const port = parentPort!;
 const init = workerData as ReplicaInit;
+/** Every call into the model's code (load, run, dispose) goes through it, so a kill never lands inside one. */
+const gate = new Gate(init.gate);
 
 function send(message: FromReplica, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -22,7 +25,7 @@ function send(message: FromReplica, transfer: ArrayBuffer[] = []): void {
 async function load(): Promise<Model | undefined> {
   const started = performance.now();
   try {
-    const model = await new Models(new ModelStore(init.storeRoot)).load(init.tag, init.loadOptions);
+    const model = await gate.run(() => new Models(new ModelStore(init.storeRoot)).load(init.tag, init.loadOptions));
     send({
       type: 'ready',
       model: { tag: model.tag, framework: model.framework, signatures: model.signatures, inputs: model.inputs, outputs: model.outputs },
@@ -64,9 +67,9 @@ if (model) {
     const started = performance.now();
     let output: unknown;
     try {
-      output = msg.method === ONNX_METHOD
-        ? await model.run(msg.input as Tensors, msg.outputs ? { outputs: msg.outputs } : {})
-        : await model.call(msg.method, msg.input);
+      output = await gate.run(() =>
+        msg.method === ONNX_METHOD ? model.run(msg.input as Tensors, msg.outputs ? { outputs: msg.outputs } : {}) : model.call(msg.method, msg.input),
+      );
     } catch (err) {
       send({ type: 'error', id: msg.id, error: serializeError(err, 'INFERENCE_FAILED') });
       return;
@@ -85,7 +88,7 @@ if (model) {
       void handle(msg);
     } else if (msg.type === 'stop') {
       // Release native resources (the onnxruntime session) before the thread ends.
-      void Promise.resolve(model.dispose()).catch(() => {}).finally(() => port.close());
+      void gate.run(() => model.dispose()).catch(() => {}).finally(() => port.close());
     }
   });
 }

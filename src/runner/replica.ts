@@ -4,6 +4,7 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import { deserializeError, type FromReplica, type ModelInfo, type ReplicaInit, type ToReplica } from './messages.ts';
+import { GateKeeper } from './native-gate.ts';
 import { transferablesOf } from './transfer.ts';
 
 export type ReplicaState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'dead';
@@ -23,6 +24,7 @@ export interface ReplicaHooks {
 export interface ReplicaOptions {
   /** `replica 0 of iris:3`: how errors and events name it. */
   label: string;
+  /** What the worker is started with; `gate` is a buffer from newGate(), one per replica. */
   init: ReplicaInit;
   resourceLimits?: ResourceLimits;
   /** Whether inputs' buffers are moved to the worker (true) or copied. */
@@ -68,6 +70,7 @@ export class Replica {
   private readonly transferInputs: boolean;
   private settleReady!: { resolve(info: ModelInfo): void; reject(err: TiffinError): void };
   private exited: Promise<void>;
+  private readonly gate: GateKeeper;
 
   constructor(options: ReplicaOptions) {
     this.index = options.init.replica;
@@ -78,6 +81,7 @@ export class Replica {
       this.settleReady = { resolve, reject };
     });
     this.ready.catch(() => {}); // a replica that dies while loading is reported through onDeath too
+    this.gate = new GateKeeper(options.init.gate);
     this.worker = new Worker(ENTRY, {
       workerData: options.init,
       ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}),
@@ -126,7 +130,7 @@ export class Replica {
     if (this.state === 'dead' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.worker.postMessage({ type: 'stop' } satisfies ToReplica);
-    const timer = setTimeout(() => void this.worker.terminate(), STOP_GRACE_MS);
+    const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);
     await this.exited;
     clearTimeout(timer);
   }
@@ -166,8 +170,14 @@ export class Replica {
     this.rejectAll(new TiffinError('RUNNER_FAILED', `${this.label} died: ${reason}; the request was not completed`, {
       details: { replica: this.index, reason },
     }));
-    void this.worker.terminate();
+    this.kill();
     this.hooks.onDeath(this, reason);
+  }
+
+  /** Ends the thread now, or, if it is inside the model's native code, as soon as that returns (native-gate.ts).
+   * The calls it held fail through the thread's exit. */
+  kill(): void {
+    if (this.gate.requestKill()) void this.worker.terminate();
   }
 
   private rejectAll(error: TiffinError): void {

@@ -14,6 +14,7 @@ import { ModelStore } from '../store/index.ts';
 import type { Signature } from '../store/manifest.ts';
 import type { ModelInfo, ReplicaInit } from './messages.ts';
 import { Replica, type ReplicaState } from './replica.ts';
+import { newGate } from './native-gate.ts';
 import { runnerResources, type RunnerResources } from './resources.ts';
 import { checkInputs, checkOutputs } from './validate.ts';
 
@@ -129,7 +130,7 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
   private state: RunnerStatus = 'created';
   private info: ModelInfo | undefined;
   private resources: RunnerResources | undefined;
-  private init: Omit<ReplicaInit, 'replica'> | undefined;
+  private init: Omit<ReplicaInit, 'replica' | 'gate'> | undefined;
   private slots: Slot[] = [];
   private readonly dispatcherMap = new Map<string, BatchDispatcher>();
   private readonly capacityListeners: (() => void)[] = [];
@@ -323,7 +324,7 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
     const resourceLimits: ResourceLimits | undefined = maxHeapMb ? { maxOldGenerationSizeMb: maxHeapMb } : undefined;
     const replica = new Replica({
       label: `replica ${slot.index} of ${init.tag}`,
-      init: { ...init, replica: slot.index },
+      init: { ...init, replica: slot.index, gate: newGate() },
       ...(resourceLimits ? { resourceLimits } : {}),
       transferInputs: this.options.transferInputs ?? true,
       hooks: {
