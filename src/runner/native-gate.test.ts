@@ -37,6 +37,19 @@ describe('native gate', () => {
     assert.equal(exits(), 1, 'the worker ends itself when the call returns');
   });
 
+  it('counts calls under way, so a kill waits for all of them rather than the first to return', async () => {
+    const { keeper, gate, exits } = pair();
+    const finish: (() => void)[] = [];
+    const first = gate.run(() => new Promise<void>((r) => finish.push(r)));
+    const second = gate.run(() => new Promise<void>((r) => finish.push(r)));
+    finish[0]!();
+    await first;
+    assert.equal(keeper.requestKill(), false, 'one call is still under way');
+    finish[1]!();
+    await assert.rejects(second, Exited);
+    assert.equal(exits(), 1);
+  });
+
   it('leaves a call that fails on its own to fail as usual', async () => {
     const { gate, keeper } = pair();
     await assert.rejects(gate.run(() => Promise.reject(new Error('bad input'))), /bad input/);

@@ -138,6 +138,16 @@ describe('replica failures', () => {
     }
   });
 
+  it('closes even when a call never returns: the stuck thread is terminated after its grace', async () => {
+    const runner = await RunnerPool.start({ tag: 'crashy:1', storeRoot: store.root, replicas: 1 });
+    const stuck = runner.call('hang', null);
+    const started = performance.now();
+    await runner.close({ timeoutMs: 100 });
+    // Graceful stop, then kill (deferred: the thread is inside a model call), then terminate: two graces of 5 s.
+    assert.ok(performance.now() - started < 15_000);
+    await assert.rejects(stuck, (e) => isTiffinError(e, 'SHUTTING_DOWN'));
+  });
+
   it('gives a replica up after replacements keep failing, and reports unhealthy instead of hanging', async () => {
     const flag = join(store.root, '..', 'refuse-now');
     process.env.TIFFIN_TEST_REFUSE_LOAD = flag;

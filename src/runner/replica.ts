@@ -130,9 +130,16 @@ export class Replica {
     if (this.state === 'dead' || this.state === 'stopped') return;
     this.state = 'stopping';
     this.worker.postMessage({ type: 'stop' } satisfies ToReplica);
-    const timer = setTimeout(() => this.kill(), STOP_GRACE_MS);
+    // Past the grace it is killed; a thread still inside a model call then gets one more grace to return, and is
+    // terminated regardless after that, at the risk native-gate.ts describes: a hung call must not hang shutdown.
+    let forced: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      this.kill();
+      forced = setTimeout(() => void this.worker.terminate(), STOP_GRACE_MS);
+    }, STOP_GRACE_MS);
     await this.exited;
     clearTimeout(timer);
+    clearTimeout(forced);
   }
 
   private onMessage(msg: FromReplica): void {

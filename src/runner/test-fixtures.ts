@@ -73,6 +73,11 @@ export default class Crashy {
     return 'scheduled';
   }
 
+  /** Never returns: a call stuck in the model's code. */
+  hang(): Promise<never> {
+    return new Promise(() => {});
+  }
+
   oom(): number {
     const hoard: number[][] = [];
     for (;;) hoard.push(new Array(1_000_000).fill(hoard.length));
