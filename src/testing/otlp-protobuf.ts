@@ -2,42 +2,24 @@
 // imported by library code). Decodes just the fields those check, into the shape of OTLP's JSON encoding
 // (ids as hex strings), so one set of assertions covers both encodings. Field numbers from
 // opentelemetry/proto/trace/v1/trace.proto and common/v1/common.proto.
+import protobuf from 'protobufjs';
 
 type Field = { no: number; wire: number; value: bigint | Uint8Array };
 
-/** The fields of one protobuf message, in order. */
+/** The fields of one protobuf message, in order (protobufjs's Reader does the wire format; it throws on a
+ * truncated message). */
 function fields(buf: Uint8Array): Field[] {
   const out: Field[] = [];
-  let pos = 0;
-  const varint = (): bigint => {
-    let result = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return result;
-    }
-  };
-  const fixed = (bytes: number): bigint => {
-    if (pos + bytes > buf.length) throw new Error('truncated fixed field');
-    let v = 0n;
-    for (let i = bytes - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[pos + i]!);
-    pos += bytes;
-    return v;
-  };
-  while (pos < buf.length) {
-    const key = Number(varint());
+  const r = protobuf.Reader.create(buf);
+  while (r.pos < r.len) {
+    const key = r.uint32();
     const no = key >>> 3;
     const wire = key & 7;
-    if (wire === 0) out.push({ no, wire, value: varint() });
-    else if (wire === 1) out.push({ no, wire, value: fixed(8) });
-    else if (wire === 5) out.push({ no, wire, value: fixed(4) });
-    else if (wire === 2) {
-      const len = Number(varint());
-      if (pos + len > buf.length) throw new Error('truncated length-delimited field');
-      out.push({ no, wire, value: buf.subarray(pos, pos + len) });
-      pos += len;
-    } else throw new Error(`unsupported wire type ${wire}`);
+    if (wire === 0) out.push({ no, wire, value: BigInt(r.uint64().toString()) });
+    else if (wire === 1) out.push({ no, wire, value: BigInt(r.fixed64().toString()) });
+    else if (wire === 5) out.push({ no, wire, value: BigInt(r.fixed32()) });
+    else if (wire === 2) out.push({ no, wire, value: r.bytes() });
+    else throw new Error(`unsupported wire type ${wire}`);
   }
   return out;
 }
