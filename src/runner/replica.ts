@@ -4,6 +4,7 @@
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import { deserializeError, type FromReplica, type ModelInfo, type ReplicaInit, type ToReplica } from './messages.ts';
+import { BusyPoll } from './busy-poll.ts';
 import { GateKeeper } from './native-gate.ts';
 import { transferablesOf } from './transfer.ts';
 
@@ -29,6 +30,8 @@ export interface ReplicaOptions {
   resourceLimits?: ResourceLimits;
   /** Whether inputs' buffers are moved to the worker (true) or copied. */
   transferInputs: boolean;
+  /** How long this thread polls for a call's result before it sleeps (busy-poll.ts); 0: never. */
+  busyPollMs?: number;
   hooks: ReplicaHooks;
 }
 
@@ -71,12 +74,15 @@ export class Replica {
   private settleReady!: { resolve(info: ModelInfo): void; reject(err: TiffinError): void };
   private exited: Promise<void>;
   private readonly gate: GateKeeper;
+  private readonly poll = new BusyPoll(() => this.pending.length > 0);
+  private readonly busyPollMs: number;
 
   constructor(options: ReplicaOptions) {
     this.index = options.init.replica;
     this.label = options.label;
     this.hooks = options.hooks;
     this.transferInputs = options.transferInputs;
+    this.busyPollMs = options.busyPollMs ?? 0;
     this.ready = new Promise<ModelInfo>((resolve, reject) => {
       this.settleReady = { resolve, reject };
     });
@@ -118,6 +124,7 @@ export class Replica {
       this.pending.push({ id, resolve, reject });
       try {
         this.worker.postMessage(msg, this.transferInputs ? transferablesOf(input) : []);
+        this.poll.extend(this.busyPollMs);
       } catch (err) {
         this.pending.pop();
         reject(new TiffinError('BAD_REQUEST', `the input cannot be sent to ${this.label}: ${messageOf(err)}`, { cause: err }));

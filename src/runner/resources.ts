@@ -1,7 +1,9 @@
 // How many replicas a runner starts and with which thread settings, when the user does not say.
-import { availableParallelism } from 'node:os';
 import { cudaAvailable } from '../runtime/onnx.ts';
 import type { LoadOptions, SessionOptions } from '../runtime/types.ts';
+import { usableCores } from './cores.ts';
+
+const DEFAULT_BUSY_POLL_MS = 2;
 
 export interface RunnerResources {
   replicas: number;
@@ -10,6 +12,8 @@ export interface RunnerResources {
   interOpThreads: number;
   /** Whether replicas run on a GPU. */
   gpu: boolean;
+  /** How long the event loop polls for a replica's result before it sleeps (busy-poll.ts); 0: it sleeps at once. */
+  busyPollMs: number;
   loadOptions: LoadOptions;
 }
 
@@ -22,8 +26,16 @@ export interface RunnerResources {
  * cores / intraOpThreads replicas. The main thread (HTTP, batching) needs a core's sliver only, since
  * it mostly waits. On a GPU the default is one replica: batches queue on the device anyway, and each
  * extra replica costs a CUDA context and a copy of the weights in device memory.
+ *
+ * Busy polling is on by default with two cores or more: polling then takes a core's sliver that would
+ * otherwise sit idle. With one core, the polling event loop would take the CPU from the replica whose
+ * result it waits for.
  */
-export function runnerResources(framework: string, options: SessionOptions & { replicas?: number }, cores = availableParallelism()): RunnerResources {
+export function runnerResources(
+  framework: string,
+  options: SessionOptions & { replicas?: number; busyPollMs?: number },
+  cores = usableCores(),
+): RunnerResources {
   const providers = options.executionProviders ?? (framework === 'onnx' && cudaAvailable() ? ['cuda', 'cpu'] : ['cpu']);
   const gpu = framework === 'onnx' && providers.some((p) => p !== 'cpu');
   const intraOpThreads = Math.max(1, Math.floor(options.intraOpThreads ?? 1));
@@ -31,5 +43,6 @@ export function runnerResources(framework: string, options: SessionOptions & { r
   const replicas = options.replicas ?? (gpu ? 1 : Math.max(1, Math.floor(cores / intraOpThreads)));
   const loadOptions: LoadOptions = { intraOpThreads, interOpThreads, executionProviders: providers };
   if (options.graphOptimization) loadOptions.graphOptimization = options.graphOptimization;
-  return { replicas: Math.max(1, Math.floor(replicas)), intraOpThreads, interOpThreads, gpu, loadOptions };
+  const busyPollMs = Math.max(0, options.busyPollMs ?? (cores > 1 ? DEFAULT_BUSY_POLL_MS : 0));
+  return { replicas: Math.max(1, Math.floor(replicas)), intraOpThreads, interOpThreads, gpu, busyPollMs, loadOptions };
 }

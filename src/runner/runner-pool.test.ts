@@ -175,4 +175,11 @@ describe('runnerResources', () => {
     assert.deepEqual(r.loadOptions.executionProviders, ['cuda', 'cpu']);
     assert.equal(r.loadOptions.intraOpThreads, 1);
   });
+
+  it('busy-polls for results with two cores or more, unless told otherwise', () => {
+    assert.equal(runnerResources('onnx', { executionProviders: ['cpu'] }, 2).busyPollMs, 2);
+    assert.equal(runnerResources('onnx', { executionProviders: ['cpu'] }, 1).busyPollMs, 0);
+    assert.equal(runnerResources('onnx', { executionProviders: ['cpu'], busyPollMs: 0 }, 8).busyPollMs, 0);
+    assert.equal(runnerResources('onnx', { executionProviders: ['cpu'], busyPollMs: 0.5 }, 1).busyPollMs, 0.5);
+  });
 });
