@@ -34,7 +34,7 @@ describe('BusyPoll', () => {
     assert.equal(turns, after, 'no turn once worthIt() said no');
   });
 
-  it('lets timers and I/O run while it polls, and a second extend lengthens the window', async () => {
+  it('lets timers fire while it polls, and a second extend lengthens the window', async () => {
     const poll = new BusyPoll();
     poll.extend(20);
     poll.extend(80);
