@@ -47,6 +47,21 @@ describe('LogDestination', () => {
     assert.equal(readFileSync(file, 'utf8'), `{"a":1}\n${big}{"b":2}\n`);
   });
 
+  it('writes a full chunk at once, without waiting for the next one to reach minBytes', async () => {
+    const { file, fd } = target();
+    const d = new LogDestination({ fd, chunkBytes: 1024, minBytes: 1024, flushEveryMs: 60_000 });
+    const line = `${'z'.repeat(99)}\n`;
+    for (let i = 0; i < 12; i++) d.write(line); // the first chunk fills; the second holds a few lines
+    const deadline = Date.now() + 2000;
+    while (readFileSync(file, 'utf8') === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const written = readFileSync(file, 'utf8');
+    assert.ok(written.length > 0 && written.length < 12 * 100, `the full chunk only: ${written.length} bytes`);
+    assert.equal(written, line.repeat(written.length / 100));
+    d.close();
+    closeSync(fd);
+    assert.equal(readFileSync(file, 'utf8'), line.repeat(12));
+  });
+
   it('flushSync writes what is held at once (what process exit does)', () => {
     const { file, fd } = target();
     const d = new LogDestination({ fd, minBytes: 1 << 20, chunkBytes: 1 << 20 });

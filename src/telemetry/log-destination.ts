@@ -10,7 +10,9 @@ export interface LogDestinationOptions {
   fd?: number;
   /** Bytes per chunk (default 64 KiB): lines collect in one chunk while another is being written. */
   chunkBytes?: number;
-  /** Bytes collected before a write starts when none is running (default 16 KiB). */
+  /** Bytes collected before a write starts when none is running (default 48 KiB). Each write hands the chunk to a
+   * sleeping thread-pool thread, and waking it cost the event loop 110-145 µs on a 2-core VM: with 16 KiB, about
+   * 2 µs per access-log line under load; with 48 KiB, a third of that. A full chunk is written at once. */
   minBytes?: number;
   /** Bytes waiting to be written beyond which new lines are dropped and counted (default 16 MiB): a stalled log
    * reader must not grow the server's memory without bound. */
@@ -60,7 +62,7 @@ export class LogDestination {
   constructor(options: LogDestinationOptions = {}) {
     this.fd = options.fd ?? 1;
     this.chunkBytes = options.chunkBytes ?? 64 * 1024;
-    this.minBytes = Math.min(options.minBytes ?? 16 * 1024, this.chunkBytes);
+    this.minBytes = Math.min(options.minBytes ?? 48 * 1024, this.chunkBytes);
     this.maxPendingBytes = options.maxPendingBytes ?? 16 * 1024 * 1024;
     this.current = Buffer.allocUnsafeSlow(this.chunkBytes);
     this.timer = setInterval(() => this.flush(), options.flushEveryMs ?? 250);
@@ -78,6 +80,7 @@ export class LogDestination {
     const worst = text.length * MAX_BYTES_PER_UNIT;
     if (this.used + worst > this.chunkBytes) {
       this.seal();
+      this.kick();
       if (worst > this.chunkBytes) {
         // Larger than a chunk (a huge error line): queued as a chunk of its own.
         const buf = Buffer.from(text);
