@@ -3,8 +3,18 @@
 // which is also what lets `tiffin serve ./service.ts` load user code with no build step.
 // Both hooks: a .ts file outside a "type": "module" package (most user projects, and the model store)
 // is CommonJS to Node, and only tsx's CommonJS hook can load it.
+import { setFlagsFromString } from 'node:v8';
 import { register as registerCjs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';
+
+// V8's allocation-site pretenuring, under steady load, now and then decides that objects made at the start of
+// every request live long, and allocates them in the old generation from then on. Each such object, garbage
+// a few ms later, keeps the young objects it points to alive through every scavenge until a full collection:
+// the whole request (about 1 MB per scavenge here) is promoted, scavenges take 3-4 times as long, and the
+// server loses about a fifth of its throughput until the load stops. Off, that cannot happen, and the
+// benchmarks lost nothing measurable (bench/RESULTS.md, "The state, followed up"). Set before any other code
+// runs; V8 flags are per process, so the runners' threads get it too.
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 register();
 registerCjs();

@@ -25,8 +25,8 @@ interface Running {
   exit: Promise<number | null>;
 }
 
-function tiffin(t: TestContext, args: string[], options: { cwd: string; env?: Record<string, string> }): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function tiffin(t: TestContext, args: string[], options: { cwd: string; env?: Record<string, string>; nodeArgs?: string[] }): Running {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const listeners = new Set<() => void>();
@@ -90,6 +90,30 @@ test('serves a TypeScript service with a store model and exits 0 on SIGTERM afte
   assert.equal(await run.exit, 0, run.output());
   assert.match(run.output(), /SIGTERM: shutting down/);
   assert.match(run.output(), /tiffin-test: shutdown hook ran/);
+});
+
+test("serves with V8's allocation-site pretenuring off: no pretenuring decision is ever made", async (t) => {
+  // With it on, V8 prints its feedback at (nearly) every collection, start-up included; see bin/tiffin.js for why
+  // it is off. V8 writes these lines to stdout through C stdio, so they are counted once the process has exited.
+  const { home } = await storeWithAdder(t);
+  const cwd = await tempDir(t);
+  const run = tiffin(t, ['serve', CLI_SERVICE, '--port', '0', '--no-grpc'], {
+    cwd,
+    env: { TIFFIN_HOME: home, TIFFIN_LOG_LEVEL: 'warn' },
+    nodeArgs: ['--trace-pretenuring', '--trace-pretenuring-statistics'],
+  });
+  const [, url] = await run.waitFor(/ready at (http:\/\/127\.0\.0\.1:\d+)/);
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      for (let n = 0; n < 50; n++) {
+        const res = await postJson(`${url}/add`, { a: i, b: n });
+        assert.deepEqual(await res.json(), { sum: i + n });
+      }
+    }),
+  );
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0, run.output());
+  assert.doesNotMatch(run.output(), /pretenuring:/);
 });
 
 test('reads tiffin.yaml (service and server settings); flags win over env, env over the file', async (t) => {
