@@ -1,6 +1,7 @@
 // `tiffin serve` as a real child process: it loads a TypeScript service with a store model, prints a
 // startup line, serves, shuts down gracefully on SIGTERM (exit 0, in-flight request completed), reads
-// tiffin.yaml and TIFFIN_* with clear errors, and restarts on file changes with --reload.
+// tiffin.yaml and TIFFIN_* with clear errors, restarts on file changes with --reload, and runs with V8's
+// allocation-site pretenuring off.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -93,8 +94,8 @@ test('serves a TypeScript service with a store model and exits 0 on SIGTERM afte
 });
 
 test("serves with V8's allocation-site pretenuring off: no pretenuring decision is ever made", async (t) => {
-  // With it on, V8 prints its feedback at (nearly) every collection, start-up included; see bin/tiffin.js for why
-  // it is off. V8 writes these lines to stdout through C stdio, so they are counted once the process has exited.
+  // With pretenuring on, a run like this prints dozens of such lines; bin/tiffin.js says why it is off.
+  // V8 writes them to stdout through C stdio, so they are looked for once the process has exited.
   const { home } = await storeWithAdder(t);
   const cwd = await tempDir(t);
   const run = tiffin(t, ['serve', CLI_SERVICE, '--port', '0', '--no-grpc'], {
