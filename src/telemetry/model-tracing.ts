@@ -7,24 +7,8 @@ import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import type { Tensors } from '../runtime/tensor.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
 
-function traced<T>(
-  tracing: Tracing,
-  parent: Context,
-  handle: ModelHandle,
-  key: string,
-  method: string,
-  options: CallOptions | undefined,
-  run: (options: CallOptions) => Promise<T>,
-): Promise<T> {
-  const span: Span = tracing.startSpan('tiffin.inference', parent, {
-    attributes: { [TIFFIN_ATTR.model]: handle.tag, 'tiffin.model.key': key, 'tiffin.model.method': method },
-  });
-  let running: Promise<T>;
-  try {
-    running = run({ ...options, traceContext: tracing.contextWith(parent, span) });
-  } catch (err) {
-    running = Promise.reject(err);
-  }
+/** Ends `span` when `running` settles, marking it failed on an error. */
+function endWhenSettled<T>(span: Span, running: Promise<T>): Promise<T> {
   return running.then(
     (out) => {
       span.end();
@@ -39,30 +23,74 @@ function traced<T>(
   );
 }
 
-/** `handle` with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the
+/** A handle with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the
  * handle as CallOptions.traceContext. `key` names the model as the caller knows it (a service's model key, or the
- * model name for protocol requests). */
+ * model name for protocol requests). A class, not an object literal with getters: a literal's accessors are new
+ * closures each time, which gives every traced request's handles hidden classes of their own. */
+class TracedHandle implements ModelHandle {
+  constructor(
+    private readonly handle: ModelHandle,
+    private readonly key: string,
+    private readonly tracing: Tracing,
+    private readonly parent: Context,
+  ) {}
+
+  get tag(): string {
+    return this.handle.tag;
+  }
+
+  get framework(): string {
+    return this.handle.framework;
+  }
+
+  get signatures(): ModelHandle['signatures'] {
+    return this.handle.signatures;
+  }
+
+  get inputs(): ModelHandle['inputs'] {
+    return this.handle.inputs;
+  }
+
+  get outputs(): ModelHandle['outputs'] {
+    return this.handle.outputs;
+  }
+
+  run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+    const span = this.start('run');
+    let running: Promise<Tensors>;
+    try {
+      running = this.handle.run(feeds, this.withSpan(options, span));
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return endWhenSettled(span, running);
+  }
+
+  call(method: string, input: unknown, options?: CallOptions): Promise<unknown> {
+    const span = this.start(method);
+    let running: Promise<unknown>;
+    try {
+      running = this.handle.call(method, input, this.withSpan(options, span));
+    } catch (err) {
+      running = Promise.reject(err);
+    }
+    return endWhenSettled(span, running);
+  }
+
+  private start(method: string): Span {
+    return this.tracing.startSpan('tiffin.inference', this.parent, {
+      attributes: { [TIFFIN_ATTR.model]: this.handle.tag, 'tiffin.model.key': this.key, 'tiffin.model.method': method },
+    });
+  }
+
+  private withSpan(options: CallOptions | undefined, span: Span): CallOptions {
+    return { ...options, traceContext: this.tracing.contextWith(this.parent, span) };
+  }
+}
+
+/** `handle` traced under `parent` (see TracedHandle). */
 export function tracedHandle(handle: ModelHandle, key: string, tracing: Tracing, parent: Context): ModelHandle {
-  return {
-    get tag() {
-      return handle.tag;
-    },
-    get framework() {
-      return handle.framework;
-    },
-    get signatures() {
-      return handle.signatures;
-    },
-    get inputs() {
-      return handle.inputs;
-    },
-    get outputs() {
-      return handle.outputs;
-    },
-    run: (feeds: Tensors, options?: CallOptions) => traced(tracing, parent, handle, key, 'run', options, (o) => handle.run(feeds, o)),
-    call: (method: string, input: unknown, options?: CallOptions) =>
-      traced(tracing, parent, handle, key, method, options, (o) => handle.call(method, input, o)),
-  };
+  return new TracedHandle(handle, key, tracing, parent);
 }
 
 /** The handles a traced request's handler sees. Plain properties, not lazy accessors: objects given fresh

@@ -1,4 +1,4 @@
-// The OTLP export worker (see worker-span-processor.ts): receives finished spans as plain objects (span-wire.ts),
+// The OTLP export worker (see worker-span-processor.ts): receives finished spans as JSON text (span-wire.ts),
 // rebuilds the ReadableSpan shape the official OTLP/HTTP exporter (protobuf or JSON) serialises, and sends them; it reads
 // its headers, timeout and compression from OTEL_* as usual, and retries. Plain JavaScript on purpose: a worker
 // does not inherit the parent's TypeScript loader, and registering one would make every module this worker
@@ -29,7 +29,8 @@ function spanContext(c) {
   return out;
 }
 
-function fromWire(w) {
+function fromWire(json) {
+  const w = JSON.parse(json);
   const ctx = spanContext(w.context);
   const key = `${w.scope.name}@${w.scope.version ?? ''}:${w.scope.schemaUrl ?? ''}`;
   let scope = scopes.get(key);

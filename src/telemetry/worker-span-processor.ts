@@ -1,12 +1,13 @@
 // A SpanProcessor that exports from a worker thread. Turning spans into OTLP and sending them costs more than
-// recording them; here the event loop only copies each finished span out (toWire) and posts them in batches,
-// and the worker runs the official OTLP/HTTP exporter (headers, timeout, compression, retries from OTEL_*).
+// recording them; here the event loop only copies each finished span out as JSON text (toWireJson) and posts
+// them in batches, and the worker runs the official OTLP/HTTP exporter (headers, timeout, compression, retries
+// from OTEL_*).
 // Spans are released as they end (nothing is held for seconds, so they die young), a backlog beyond
 // `maxQueued` spans is dropped rather than buffered without bound, and the worker never keeps the process alive.
 import { Worker } from 'node:worker_threads';
 import { TraceFlags } from '@opentelemetry/api';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { toWire, type WireSpan } from './span-wire.ts';
+import { toWireJson } from './span-wire.ts';
 import type { OtlpProtocol } from './tracing.ts';
 
 export interface ExportWorkerData {
@@ -19,7 +20,8 @@ export interface ExportWorkerData {
 }
 
 export type ToExportWorker =
-  | { type: 'spans'; spans: WireSpan[] }
+  /** Each span one JSON-encoded WireSpan. */
+  | { type: 'spans'; spans: string[] }
   | { type: 'flush'; id: number }
   | { type: 'shutdown'; id: number };
 
@@ -42,7 +44,7 @@ const ENTRY = new URL('./otlp-worker.js', import.meta.url);
 export class WorkerSpanProcessor implements SpanProcessor {
   /** Spans dropped because the worker fell behind. */
   dropped = 0;
-  private buffer: WireSpan[] = [];
+  private buffer: string[] = [];
   private timer: NodeJS.Timeout | undefined;
   private queued = 0;
   private worker: Worker | undefined;
@@ -70,7 +72,7 @@ export class WorkerSpanProcessor implements SpanProcessor {
       this.dropped++;
       return;
     }
-    this.buffer.push(toWire(span));
+    this.buffer.push(toWireJson(span));
     if (this.buffer.length >= this.maxBatch) this.post();
     else if (!this.timer) {
       this.timer = setTimeout(() => this.post(), this.delayMs);
