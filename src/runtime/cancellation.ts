@@ -5,6 +5,7 @@
 // request a Cancellation instead; it makes a real AbortSignal only for code that asks for one.
 import type { Tensors } from './tensor.ts';
 import type { CallOptions, ModelHandle } from './types.ts';
+import { WrappedHandle } from './wrapped-handle.ts';
 
 /** What a model call's `signal` must offer: an AbortSignal fits, and so does a Cancellation. */
 export interface CancelSignal {
@@ -67,40 +68,21 @@ export class Cancellation implements CancelSignal {
   }
 }
 
-/** A handle whose calls carry `signal` unless they bring their own. A class rather than closures: servers make
- * one per model per request. */
-class CancelledHandle implements ModelHandle {
+/** A handle whose calls carry `signal` unless they bring their own. Servers make one per model per request. */
+class CancelledHandle extends WrappedHandle {
   constructor(
-    private readonly handle: ModelHandle,
+    inner: ModelHandle,
     private readonly signal: CancelSignal,
-  ) {}
-
-  get tag(): string {
-    return this.handle.tag;
-  }
-
-  get framework(): string {
-    return this.handle.framework;
-  }
-
-  get signatures(): ModelHandle['signatures'] {
-    return this.handle.signatures;
-  }
-
-  get inputs(): ModelHandle['inputs'] {
-    return this.handle.inputs;
-  }
-
-  get outputs(): ModelHandle['outputs'] {
-    return this.handle.outputs;
+  ) {
+    super(inner);
   }
 
   run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
-    return this.handle.run(feeds, this.withSignal(options));
+    return this.inner.run(feeds, this.withSignal(options));
   }
 
   call(method: string, input: unknown, options?: CallOptions): Promise<unknown> {
-    return this.handle.call(method, input, this.withSignal(options));
+    return this.inner.call(method, input, this.withSignal(options));
   }
 
   private withSignal(options: CallOptions | undefined): CallOptions {

@@ -5,6 +5,7 @@
 import { SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import type { Tensors } from '../runtime/tensor.ts';
+import { WrappedHandle } from '../runtime/wrapped-handle.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
 
 /** Ends `span` when `running` settles, marking it failed on an error. */
@@ -25,41 +26,22 @@ function endWhenSettled<T>(span: Span, running: Promise<T>): Promise<T> {
 
 /** A handle with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the
  * handle as CallOptions.traceContext. `key` names the model as the caller knows it (a service's model key, or the
- * model name for protocol requests). A class, not an object literal with getters: a literal's accessors are new
- * closures each time, which gives every traced request's handles hidden classes of their own. */
-class TracedHandle implements ModelHandle {
+ * model name for protocol requests). */
+class TracedHandle extends WrappedHandle {
   constructor(
-    private readonly handle: ModelHandle,
+    inner: ModelHandle,
     private readonly key: string,
     private readonly tracing: Tracing,
     private readonly parent: Context,
-  ) {}
-
-  get tag(): string {
-    return this.handle.tag;
-  }
-
-  get framework(): string {
-    return this.handle.framework;
-  }
-
-  get signatures(): ModelHandle['signatures'] {
-    return this.handle.signatures;
-  }
-
-  get inputs(): ModelHandle['inputs'] {
-    return this.handle.inputs;
-  }
-
-  get outputs(): ModelHandle['outputs'] {
-    return this.handle.outputs;
+  ) {
+    super(inner);
   }
 
   run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
     const span = this.start('run');
     let running: Promise<Tensors>;
     try {
-      running = this.handle.run(feeds, this.withSpan(options, span));
+      running = this.inner.run(feeds, this.withSpan(options, span));
     } catch (err) {
       running = Promise.reject(err);
     }
@@ -70,7 +52,7 @@ class TracedHandle implements ModelHandle {
     const span = this.start(method);
     let running: Promise<unknown>;
     try {
-      running = this.handle.call(method, input, this.withSpan(options, span));
+      running = this.inner.call(method, input, this.withSpan(options, span));
     } catch (err) {
       running = Promise.reject(err);
     }
@@ -79,7 +61,7 @@ class TracedHandle implements ModelHandle {
 
   private start(method: string): Span {
     return this.tracing.startSpan('tiffin.inference', this.parent, {
-      attributes: { [TIFFIN_ATTR.model]: this.handle.tag, 'tiffin.model.key': this.key, 'tiffin.model.method': method },
+      attributes: { [TIFFIN_ATTR.model]: this.inner.tag, 'tiffin.model.key': this.key, 'tiffin.model.method': method },
     });
   }
 
