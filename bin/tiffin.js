@@ -18,4 +18,14 @@ setFlagsFromString('--no-allocation-site-pretenuring');
 
 register();
 registerCjs();
+
+// On two cores or fewer, V8 scavenges the young generation on the collecting thread alone. Its parallel scavenge
+// hands part of each collection to helper threads, but there the event loop, the runner replicas and usually
+// the load already use both cores, so the helpers wait to run while the event loop waits for them. Off, the
+// same server served 4.5% and 12.5% more and used 3% and 11% less CPU in two alternating runs (bench/RESULTS.md,
+// "V8's garbage-collector threads"). V8 reads this flag at each scavenge, so setting it now is safe; the rest
+// of --single-threaded-gc is read at start-up only (set later, it crashed V8).
+const { usableCores } = await import('../src/runner/cores.ts');
+if (usableCores() <= 2) setFlagsFromString('--no-parallel-scavenge');
+
 await import('../src/cli/main.ts');

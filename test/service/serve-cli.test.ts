@@ -1,7 +1,7 @@
 // `tiffin serve` as a real child process: it loads a TypeScript service with a store model, prints a
 // startup line, serves, shuts down gracefully on SIGTERM (exit 0, in-flight request completed), reads
 // tiffin.yaml and TIFFIN_* with clear errors, restarts on file changes with --reload, and runs with V8's
-// allocation-site pretenuring off.
+// allocation-site pretenuring off and, on two cores or fewer, its parallel scavenge off.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { usableCores } from '../../src/runner/cores.ts';
 import { FIXTURES, postJson, storeWithAdder } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -115,6 +116,47 @@ test("serves with V8's allocation-site pretenuring off: no pretenuring decision 
   run.child.kill('SIGTERM');
   assert.equal(await run.exit, 0, run.output());
   assert.doesNotMatch(run.output(), /pretenuring:/);
+});
+
+/** Per V8 isolate, how many scavenger tasks each scavenge ran, in order, from `--trace-gc --trace-parallel-scavenge`
+ * output: each task prints a line before the scavenge's own summary line. */
+function scavengeTasks(output: string): Map<string, number[]> {
+  const byIsolate = new Map<string, { tasks: number; counts: number[] }>();
+  for (const line of output.split('\n')) {
+    const m = /^\[\d+:(0x[0-9a-f]+)\]\s+(?:(scavenge\[)|\d+ ms: (Scavenge) )/.exec(line);
+    if (!m) continue;
+    const isolate = byIsolate.get(m[1]!) ?? { tasks: 0, counts: [] };
+    byIsolate.set(m[1]!, isolate);
+    if (m[2]) isolate.tasks++;
+    else {
+      isolate.counts.push(isolate.tasks);
+      isolate.tasks = 0;
+    }
+  }
+  return new Map([...byIsolate].map(([k, v]) => [k, v.counts]));
+}
+
+test("on two cores or fewer, scavenges the young generation without V8's helper threads", { skip: usableCores() > 2 ? 'more than two cores here' : false }, async (t) => {
+  // bin/tiffin.js says why. The flag is set once the TypeScript loader is in, so the first scavenges may
+  // still be parallel; those under load must not be.
+  const { home } = await storeWithAdder(t);
+  const cwd = await tempDir(t);
+  const run = tiffin(t, ['serve', CLI_SERVICE, '--port', '0', '--no-grpc'], {
+    cwd,
+    env: { TIFFIN_HOME: home, TIFFIN_LOG_LEVEL: 'warn' },
+    nodeArgs: ['--trace-gc', '--trace-parallel-scavenge'],
+  });
+  const [, url] = await run.waitFor(/ready at (http:\/\/127\.0\.0\.1:\d+)/);
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      for (let n = 0; n < 100; n++) assert.equal((await postJson(`${url}/add`, { a: i, b: n })).status, 200);
+    }),
+  );
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0, run.output());
+  const main = [...scavengeTasks(run.output()).values()].sort((a, b) => b.length - a.length)[0] ?? [];
+  assert.ok(main.length >= 5, `the event loop's isolate scavenged ${main.length} times`);
+  assert.deepEqual(main.slice(-5), [1, 1, 1, 1, 1], `tasks per scavenge: ${main.join(' ')}`);
 });
 
 test('reads tiffin.yaml (service and server settings); flags win over env, env over the file', async (t) => {
