@@ -7,7 +7,7 @@ import { AlwaysOffSampler, InMemorySpanExporter, SamplingDecision } from '@opent
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
 import { decodeTraceRequest, countSpans } from '../testing/otlp-protobuf.ts';
 import { isTiffinError } from '../errors/index.ts';
-import { otlpTracesProtocol, Tracing, tracingConfigFromEnv } from './tracing.ts';
+import { batchOptionsFromEnv, otlpTracesProtocol, Tracing, tracingConfigFromEnv } from './tracing.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -245,6 +245,53 @@ describe('OTLP export', () => {
       }
     });
   }
+
+  it('batches in the export worker as OTEL_BSP_* say, and refuses values that are not counts', async () => {
+    const received: number[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => {
+        received.push(countSpans(Buffer.concat(chunks)));
+        res.end('');
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+    const settle = () => new Promise((r) => setTimeout(r, 500));
+    const spans = (tracing: Tracing, n: number) => {
+      for (let i = 0; i < n; i++) tracing.endRequest(tracing.startRequest('POST', '/score', '/score', {}).span, 200);
+    };
+    try {
+      // A full batch of 2 goes at once; the third span waits for its (minute-long) delay, so only shutdown sends it.
+      const batched = new Tracing({
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2', OTEL_BSP_SCHEDULE_DELAY: '60000' },
+        registerGlobal: false,
+      });
+      spans(batched, 3);
+      await settle();
+      assert.deepEqual(received, [2]);
+      await batched.shutdown();
+      assert.deepEqual(received, [2, 1]);
+
+      // Beyond a queue of 3, spans are dropped rather than held.
+      received.length = 0;
+      const bounded = new Tracing({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_MAX_QUEUE_SIZE: '3' }, registerGlobal: false });
+      spans(bounded, 5);
+      await bounded.shutdown();
+      assert.deepEqual(received, [3]);
+    } finally {
+      collector.close();
+    }
+    assert.deepEqual(batchOptionsFromEnv({ OTEL_BSP_SCHEDULE_DELAY: ' 0 ' }), { delayMs: 0 });
+    assert.throws(() => batchOptionsFromEnv({ OTEL_BSP_SCHEDULE_DELAY: '-1' }), /OTEL_BSP_SCHEDULE_DELAY='-1' is not a whole number of at least 0/);
+    for (const bad of ['0', '-5', '2.5', 'soon']) {
+      assert.throws(
+        () => batchOptionsFromEnv({ OTEL_BSP_MAX_QUEUE_SIZE: bad }),
+        (err: unknown) => isTiffinError(err, 'CONFIG_INVALID') && (err as Error).message.includes(`OTEL_BSP_MAX_QUEUE_SIZE='${bad}'`),
+      );
+    }
+  });
 
   it('reads the protocol from the signal-specific variable first, and refuses gRPC with a clear error', () => {
     assert.equal(otlpTracesProtocol({}), 'http/protobuf');

@@ -38,7 +38,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { TiffinError } from '../errors/index.ts';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
-import { WorkerSpanProcessor } from './worker-span-processor.ts';
+import { WorkerSpanProcessor, type WorkerSpanProcessorOptions } from './worker-span-processor.ts';
 
 /** New traces per second that Tiffin starts at most, unless OTEL_TRACES_SAMPLER says otherwise. */
 export const DEFAULT_MAX_TRACES_PER_SECOND = 100;
@@ -143,6 +143,26 @@ function otlpTracesUrl(env: Env): string | undefined {
   return specific || (generic ? `${generic.replace(/\/+$/, '')}/v1/traces` : undefined);
 }
 
+/** The batch span processor's OTEL_BSP_* settings for the export worker (the in-process BatchSpanProcessor reads
+ * them itself). A value that is not a whole number in range stops start-up, naming the variable. */
+export function batchOptionsFromEnv(env: Env = process.env): WorkerSpanProcessorOptions {
+  const read = (name: string, min: 0 | 1): number | undefined => {
+    const raw = env[name]?.trim();
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (Number.isInteger(n) && n >= min) return n;
+    throw new TiffinError('CONFIG_INVALID', `${name}='${raw}' is not a whole number of at least ${min}; unset it for the default or give one`);
+  };
+  const options: WorkerSpanProcessorOptions = {};
+  const delayMs = read('OTEL_BSP_SCHEDULE_DELAY', 0);
+  const maxBatch = read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1);
+  const maxQueued = read('OTEL_BSP_MAX_QUEUE_SIZE', 1);
+  if (delayMs !== undefined) options.delayMs = delayMs;
+  if (maxBatch !== undefined) options.maxBatch = maxBatch;
+  if (maxQueued !== undefined) options.maxQueued = maxQueued;
+  return options;
+}
+
 function isTrue(v: string | undefined): boolean {
   return v !== undefined && v.trim().toLowerCase() === 'true';
 }
@@ -203,7 +223,9 @@ export class Tracing {
       if (kind === 'console') return new SimpleSpanProcessor(new ConsoleSpanExporter());
       const url = otlpTracesUrl(env);
       const protocol = otlpTracesProtocol(env);
-      if (options.exportInWorker !== false) return new WorkerSpanProcessor({ url, protocol, resource: { ...resource.attributes } });
+      if (options.exportInWorker !== false) {
+        return new WorkerSpanProcessor({ url, protocol, resource: { ...resource.attributes } }, batchOptionsFromEnv(env));
+      }
       const Exporter = protocol === 'http/json' ? OTLPJsonTraceExporter : OTLPProtobufTraceExporter;
       return new BatchSpanProcessor(new Exporter(url ? { url } : {}));
     });

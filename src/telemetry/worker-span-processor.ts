@@ -30,12 +30,14 @@ export type FromExportWorker =
   | { type: 'exported'; spans: number; ok: boolean; error?: string | undefined }
   | { type: 'done'; id: number };
 
+/** Read from OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_SCHEDULE_DELAY and OTEL_BSP_MAX_QUEUE_SIZE when set. */
 export interface WorkerSpanProcessorOptions {
-  /** Spans per message to the worker, and per export (default 512). */
+  /** Spans per message to the worker, and per export (default 512, at most maxQueued). */
   maxBatch?: number;
-  /** Longest a finished span waits before it is posted (default 200 ms). */
+  /** Longest a finished span waits before it is posted (default 200 ms; the SDK's is 5 s, but a span waiting
+   * here is a string on the event loop's heap, and a short wait lets it die young). */
   delayMs?: number;
-  /** Spans posted and not yet exported beyond which new ones are dropped (default 8192). */
+  /** Spans buffered or posted and not yet exported, beyond which new ones are dropped (default 8192). */
   maxQueued?: number;
 }
 
@@ -59,9 +61,10 @@ export class WorkerSpanProcessor implements SpanProcessor {
     private readonly data: ExportWorkerData,
     options: WorkerSpanProcessorOptions = {},
   ) {
-    this.maxBatch = options.maxBatch ?? 512;
-    this.delayMs = options.delayMs ?? 200;
     this.maxQueued = options.maxQueued ?? 8192;
+    // As the SDK's BatchSpanProcessor does: a batch never holds more than the queue may.
+    this.maxBatch = Math.min(options.maxBatch ?? 512, this.maxQueued);
+    this.delayMs = options.delayMs ?? 200;
   }
 
   onStart(): void {}
