@@ -258,7 +258,7 @@ describe('OTLP export', () => {
     });
     await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
     const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
-    const settle = () => new Promise((r) => setTimeout(r, 500));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const spans = (tracing: Tracing, n: number) => {
       for (let i = 0; i < n; i++) tracing.endRequest(tracing.startRequest('POST', '/score', '/score', {}).span, 200);
     };
@@ -269,7 +269,9 @@ describe('OTLP export', () => {
         registerGlobal: false,
       });
       spans(batched, 3);
-      await settle();
+      // The worker starts on the first batch (a cold import can take a while); then the third span must still wait.
+      for (let waited = 0; received.length === 0 && waited < 10_000; waited += 20) await sleep(20);
+      await sleep(500);
       assert.deepEqual(received, [2]);
       await batched.shutdown();
       assert.deepEqual(received, [2, 1]);
