@@ -120,6 +120,21 @@ describe('the zod fast path', () => {
     for (const v of [0, 1, -1]) assert.equal(fast(v), NOT_SURE);
   });
 
+  it('leaves recursive schemas to zod', () => {
+    const Tree = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(Tree);
+      },
+    });
+    assert.equal(compileFastCheck(Tree), undefined);
+    assert.ok(Tree.safeParse({ name: 'a', children: [{ name: 'b', children: [] }] }).success);
+    // It stops at a depth limit rather than at a stack overflow: nesting of 10 compiles, of 40 does not.
+    const nested = (levels: number): z.ZodType => (levels === 0 ? z.number() : z.object({ inner: nested(levels - 1) }));
+    assert.ok(compileFastCheck(nested(10)));
+    assert.equal(compileFastCheck(nested(40)), undefined);
+  });
+
   it('does not compile schemas with anything it does not know, so zod alone checks them', () => {
     const unsupported: Record<string, z.ZodType> = {
       refinement: z.object({ a: z.number() }).refine((v) => v.a > 0),
@@ -140,6 +155,7 @@ describe('the zod fast path', () => {
       literal: z.literal(3),
       enum: z.enum(['a', 'b']),
       any: z.object({ a: z.any() }),
+      lazy: z.lazy(() => z.number()),
     };
     for (const [name, schema] of Object.entries(unsupported)) assert.equal(compileFastCheck(schema), undefined, name);
   });

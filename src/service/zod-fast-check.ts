@@ -99,7 +99,21 @@ function objectNode(def: Def, schema: unknown): Node | undefined {
   return { kind: 'object', fields };
 }
 
+/** Deeper than this, a schema is taken to be recursive (a getter in a shape, for a tree) and left to zod. */
+const MAX_DEPTH = 32;
+let depth = 0;
+
 function analyse(schema: unknown): Node | undefined {
+  if (depth >= MAX_DEPTH) return undefined;
+  depth++;
+  try {
+    return analyseAt(schema);
+  } finally {
+    depth--;
+  }
+}
+
+function analyseAt(schema: unknown): Node | undefined {
   const def = defOf(schema);
   switch (def?.type) {
     case 'number':
