@@ -2,27 +2,11 @@
 // result, queue wait and batch included), so a request's trace shows where its time went. The call passes the
 // span on in CallOptions.traceContext, so a runner's queue and batch spans become its children. Handles are
 // wrapped per request only when that request is traced; otherwise they are called as they are, at no cost.
-import { SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, type Context } from '@opentelemetry/api';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import type { Tensors } from '../runtime/tensor.ts';
 import { WrappedHandle } from '../runtime/wrapped-handle.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
-
-/** Ends `span` when `running` settles, marking it failed on an error. */
-function endWhenSettled<T>(span: Span, running: Promise<T>): Promise<T> {
-  return running.then(
-    (out) => {
-      span.end();
-      return out;
-    },
-    (err: unknown) => {
-      span.recordException(err instanceof Error ? err : String(err));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-      throw err;
-    },
-  );
-}
 
 /** A handle with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the
  * handle as CallOptions.traceContext. `key` names the model as the caller knows it (a service's model key, or the
@@ -38,35 +22,36 @@ class TracedHandle extends WrappedHandle {
   }
 
   run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
-    const span = this.start('run');
-    let running: Promise<Tensors>;
-    try {
-      running = this.inner.run(feeds, this.withSpan(options, span));
-    } catch (err) {
-      running = Promise.reject(err);
-    }
-    return endWhenSettled(span, running);
+    return this.traced('run', options, (o) => this.inner.run(feeds, o));
   }
 
   call(method: string, input: unknown, options?: CallOptions): Promise<unknown> {
-    const span = this.start(method);
-    let running: Promise<unknown>;
+    return this.traced(method, options, (o) => this.inner.call(method, input, o));
+  }
+
+  /** Runs `start` with the span's context in its options and ends the span when it settles, failed on an error. */
+  private traced<T>(method: string, options: CallOptions | undefined, start: (options: CallOptions) => Promise<T>): Promise<T> {
+    const span = this.tracing.startSpan('tiffin.inference', this.parent, {
+      attributes: { [TIFFIN_ATTR.model]: this.inner.tag, 'tiffin.model.key': this.key, 'tiffin.model.method': method },
+    });
+    let running: Promise<T>;
     try {
-      running = this.inner.call(method, input, this.withSpan(options, span));
+      running = start({ ...options, traceContext: this.tracing.contextWith(this.parent, span) });
     } catch (err) {
       running = Promise.reject(err);
     }
-    return endWhenSettled(span, running);
-  }
-
-  private start(method: string): Span {
-    return this.tracing.startSpan('tiffin.inference', this.parent, {
-      attributes: { [TIFFIN_ATTR.model]: this.inner.tag, 'tiffin.model.key': this.key, 'tiffin.model.method': method },
-    });
-  }
-
-  private withSpan(options: CallOptions | undefined, span: Span): CallOptions {
-    return { ...options, traceContext: this.tracing.contextWith(this.parent, span) };
+    return running.then(
+      (out) => {
+        span.end();
+        return out;
+      },
+      (err: unknown) => {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+        throw err;
+      },
+    );
   }
 }
 
