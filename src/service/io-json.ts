@@ -51,16 +51,16 @@ export class JsonIO<S extends z.ZodType> implements InputIO<z.output<S>, z.input
   declare readonly '~input'?: { value: z.output<S>; wire: z.input<S> };
   declare readonly '~output'?: { returned: z.input<S>; wire: z.output<S> };
 
-  /** zod's answer for the common valid values, cheaper (see zod-fast-check.ts); undefined: zod alone. */
-  private readonly fast: FastCheck | undefined;
+  /** zod's answer for the common valid values, cheaper (see zod-fast-check.ts); NOT_SURE sends a value to zod. */
+  private readonly fast: FastCheck;
 
   constructor(readonly schema: S) {
-    this.fast = compileFastCheck(schema);
+    this.fast = compileFastCheck(schema) ?? (() => NOT_SURE);
   }
 
   async parse(payload: RequestPayload): Promise<z.output<S>> {
     const value = parseJsonBody(payload.body);
-    const checked = this.fast ? this.fast(value) : NOT_SURE;
+    const checked = this.fast(value);
     if (checked !== NOT_SURE) return checked as z.output<S>;
     const result = await safeParse(this.schema, value);
     if (result.success) return result.data;
@@ -69,7 +69,7 @@ export class JsonIO<S extends z.ZodType> implements InputIO<z.output<S>, z.input
   }
 
   async serialize(value: z.input<S>): Promise<ResponseBody> {
-    const checked = this.fast ? this.fast(value) : NOT_SURE;
+    const checked = this.fast(value);
     if (checked !== NOT_SURE) return jsonBody(checked);
     const result = await safeParse(this.schema, value);
     if (!result.success) {

@@ -76,7 +76,7 @@ function numberNode(def: Def): Node | undefined {
   return node;
 }
 
-function objectNode(def: Def, schema: unknown): Node | undefined {
+function objectNode(def: Def, schema: unknown, depth: number): Node | undefined {
   // No catchall: zod's default, which drops unknown keys. Checks on the object are refinements.
   if (!hasOnly(def, ['type', 'shape', 'checks']) || checksOf(def)?.length !== 0) return undefined;
   const shape = (schema as { shape?: Record<string, unknown> }).shape;
@@ -92,7 +92,7 @@ function objectNode(def: Def, schema: unknown): Node | undefined {
     const { optin, optout } = (field as { _zod: { optin?: string; optout?: string } })._zod;
     const expected = optional ? 'optional' : undefined;
     if (optin !== expected || optout !== expected) return undefined;
-    const node = analyse(optional ? fieldDef.innerType : field);
+    const node = analyse(optional ? fieldDef.innerType : field, depth + 1);
     if (!node) return undefined;
     fields.push({ key, optional, node });
   }
@@ -101,19 +101,9 @@ function objectNode(def: Def, schema: unknown): Node | undefined {
 
 /** Deeper than this, a schema is taken to be recursive (a getter in a shape, for a tree) and left to zod. */
 const MAX_DEPTH = 32;
-let depth = 0;
 
-function analyse(schema: unknown): Node | undefined {
+function analyse(schema: unknown, depth = 0): Node | undefined {
   if (depth >= MAX_DEPTH) return undefined;
-  depth++;
-  try {
-    return analyseAt(schema);
-  } finally {
-    depth--;
-  }
-}
-
-function analyseAt(schema: unknown): Node | undefined {
   const def = defOf(schema);
   switch (def?.type) {
     case 'number':
@@ -127,16 +117,16 @@ function analyseAt(schema: unknown): Node | undefined {
       return hasOnly(def, ['type', 'checks', 'coerce']) && !def.coerce && checksOf(def)?.length === 0 ? { kind: 'boolean' } : undefined;
     case 'nullable': {
       // An optional inside is left to zod (there is no case for it here).
-      const inner = hasOnly(def, ['type', 'innerType']) ? analyse(def.innerType) : undefined;
+      const inner = hasOnly(def, ['type', 'innerType']) ? analyse(def.innerType, depth + 1) : undefined;
       return inner && { kind: 'nullable', inner };
     }
     case 'array': {
-      const element = hasOnly(def, ['type', 'element', 'checks']) ? analyse(def.element) : undefined;
+      const element = hasOnly(def, ['type', 'element', 'checks']) ? analyse(def.element, depth + 1) : undefined;
       const bounds = lengthBounds(def);
       return element && bounds && { kind: 'array', element, min: bounds[0], max: bounds[1] };
     }
     case 'object':
-      return objectNode(def, schema);
+      return objectNode(def, schema, depth);
     default:
       return undefined;
   }
