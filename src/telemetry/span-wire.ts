@@ -1,7 +1,6 @@
 // Finished spans as JSON text, to hand them to the export worker: serialising spans to OTLP costs more than
 // recording them, so the event loop only copies them out. As one JSON string each rather than as objects:
-// postMessage clones an object graph field by field (2.5-6 µs a span, measured) but a string in one copy, and
-// a string buffered for the export delay is one object for the garbage collector to move, not a dozen.
+// postMessage clones an object graph field by field (2.5-6 µs a span, measured) but a string in one copy.
 // otlp-worker.js parses this shape and rebuilds the ReadableSpan from it; the two change together.
 import type { Attributes, HrTime, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
