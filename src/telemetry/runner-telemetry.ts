@@ -6,6 +6,7 @@ import type { Context } from '@opentelemetry/api';
 import type { BatchInfo, DispatcherStats, FailedInfo, ShedInfo } from '../batching/index.ts';
 import type { TiffinMetrics } from './metrics.ts';
 import type { InferenceOutcome, ModelMetrics } from './model-metrics.ts';
+import { epochNowMs } from './recorded-span.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
 
 /** What telemetry reads from a dispatcher (BatchDispatcher is one). */
@@ -115,7 +116,7 @@ export function observeRunner(
 /** Spans for one batch: each request's queue wait, the batch (child of its first request, linked to all), and
  * the model's run inside it. The batch event comes when the batch is done, so times are set after the fact. */
 function traceBatch(tracing: Tracing, info: BatchInfo, contexts: readonly unknown[], model: string, version: string): void {
-  const end = epochMs();
+  const end = epochNowMs();
   const dispatchedAt = end - info.totalMs;
   const members: Context[] = [];
   contexts.forEach((ctx, i) => {
@@ -146,10 +147,6 @@ function traceBatch(tracing: Tracing, info: BatchInfo, contexts: readonly unknow
   if (info.error) run.recordException(info.error);
   run.end(dispatchedAt + (info.totalMs + info.runMs) / 2);
   batch.end(end);
-}
-
-function epochMs(): number {
-  return performance.timeOrigin + performance.now();
 }
 
 function isObservedRunner(x: unknown): x is ObservedRunner {

@@ -18,9 +18,9 @@ import {
   type Link,
   type Span,
   type TextMapSetter,
-  type Tracer,
+  type TimeInput,
 } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, isTracingSuppressed, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -30,6 +30,7 @@ import {
   ConsoleSpanExporter,
   ParentBasedSampler,
   RandomIdGenerator,
+  SamplingDecision,
   SimpleSpanProcessor,
   type Sampler,
   type SpanExporter,
@@ -38,6 +39,8 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { TiffinError } from '../errors/index.ts';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
+import { RecordedSpan, type SpanSink } from './recorded-span.ts';
+import { samplerFromEnv, spanLimitsFromEnv } from './span-config.ts';
 import { WorkerSpanProcessor, type WorkerSpanProcessorOptions } from './worker-span-processor.ts';
 
 /** New traces per second that Tiffin starts at most, unless OTEL_TRACES_SAMPLER says otherwise. */
@@ -86,7 +89,7 @@ export interface TracingOptions {
   /** Without OTEL_TRACES_SAMPLER or `sampler`: new traces started per second at most (default 100); requests whose
    * caller sampled them are always traced. Keeps tracing's cost flat as traffic grows. */
   maxTracesPerSecond?: number;
-  /** Where OTEL_* are read (default process.env). The SDK itself still reads process.env for sampler and limits. */
+  /** Where OTEL_* are read (default process.env). */
   env?: Env;
   /** Install as the global tracer provider and propagator, so spans user code starts with @opentelemetry/api are
    * exported too (default true; the first Tracing in a process wins). */
@@ -191,8 +194,11 @@ let globalInstalled = false;
 
 export class Tracing {
   readonly enabled: boolean;
-  private readonly tracer: Tracer | undefined;
-  /** Tiffin's default root sampling, decided before the SDK sees a request (undefined with another sampler). */
+  /** Where Tiffin's own spans go (undefined when tracing is off). */
+  private readonly sink: SpanSink | undefined;
+  /** OTEL_TRACES_SAMPLER's sampler or the one given; undefined for Tiffin's default, the root limiter. */
+  private readonly sampler: Sampler | undefined;
+  /** Tiffin's default root sampling: new traces per second at most (undefined with another sampler). */
   private readonly rootLimiter: RateLimitingSampler | undefined;
   private readonly ids = new RandomIdGenerator();
   private readonly provider: NodeTracerProvider | undefined;
@@ -229,20 +235,32 @@ export class Tracing {
       const Exporter = protocol === 'http/json' ? OTLPJsonTraceExporter : OTLPProtobufTraceExporter;
       return new BatchSpanProcessor(new Exporter(url ? { url } : {}));
     });
-    // OTEL_TRACES_SAMPLER, when set, is read by the SDK. Otherwise Tiffin's default applies: callers' sampled traces
-    // and up to maxTracesPerSecond new ones. Its decision for a request is taken in startRequest, before any span
-    // exists, so the (usual) unsampled request never enters the SDK; the SDK then only sees sampled parents.
-    let sampler = options.sampler;
-    if (!sampler && !env.OTEL_TRACES_SAMPLER) {
-      this.rootLimiter = new RateLimitingSampler(options.maxTracesPerSecond ?? DEFAULT_MAX_TRACES_PER_SECOND);
-      sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    }
-    this.provider = new NodeTracerProvider({ resource, spanProcessors, ...(sampler ? { sampler } : {}) });
+    // OTEL_TRACES_SAMPLER (or `sampler`), when given, decides every span. Otherwise Tiffin's default applies:
+    // callers' sampled traces and up to maxTracesPerSecond new ones. Its decision for a request is taken in
+    // startRequest, before any span exists, so the (usual) unsampled request costs no more than that decision.
+    this.sampler = options.sampler ?? samplerFromEnv(env);
+    if (!this.sampler) this.rootLimiter = new RateLimitingSampler(options.maxTracesPerSecond ?? DEFAULT_MAX_TRACES_PER_SECOND);
+    const limits = spanLimitsFromEnv(env);
+    this.sink = { resource, scope: { name: 'tiffin' }, limits, processors: spanProcessors };
+    // The SDK's provider serves spans that user code starts through @opentelemetry/api, with the same sampler,
+    // limits and processors (for them, Tiffin's default is: follow the parent, and trace a span without one).
+    this.provider = new NodeTracerProvider({
+      resource,
+      spanProcessors,
+      sampler: this.sampler ?? new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+      spanLimits: {
+        attributeCountLimit: limits.attributeCount,
+        attributeValueLengthLimit: limits.attributeValueLength,
+        eventCountLimit: limits.eventCount,
+        linkCountLimit: limits.linkCount,
+        attributePerEventCountLimit: limits.attributesPerEvent,
+        attributePerLinkCountLimit: limits.attributesPerLink,
+      },
+    });
     if ((options.registerGlobal ?? true) && !globalInstalled) {
       globalInstalled = true;
       this.provider.register({ propagator: this.propagator, ...(options.activeContext ? {} : { contextManager: null }) });
     }
-    this.tracer = this.provider.getTracer('tiffin');
   }
 
   /** Starts the SERVER span of a request, continuing the trace in its `traceparent` header when there is one. */
@@ -275,32 +293,72 @@ export class Tracing {
   /** The sampling decision, then (for a sampled request) a SERVER span named and described by `describe`. */
   private startServerSpan(headers: Readonly<Record<string, unknown>>, describe: () => { name: string; attributes: Attributes }): RequestTrace {
     const parent = this.extract(headers);
-    if (!this.tracer) {
+    if (!this.sink) {
       return { span: NOOP_SPAN, context: parent, traceId: trace.getSpanContext(parent)?.traceId };
     }
+    let rootTaken = false;
     if (this.rootLimiter) {
       const caller = trace.getSpanContext(parent);
-      const callerSampled = caller !== undefined && (caller.traceFlags & TraceFlags.SAMPLED) !== 0;
       // A new trace that is not sampled gets no ids at all: no span of it will exist anywhere, and making ids,
       // a span and a context for each such request was a measurable share of a small request's cost.
-      if (!callerSampled && caller === undefined && !this.rootLimiter.take()) return NO_REQUEST_TRACE;
-      if (!callerSampled && caller !== undefined) return this.unsampled(parent, caller);
+      if (caller === undefined) {
+        if (!this.rootLimiter.take()) return NO_REQUEST_TRACE;
+        rootTaken = true;
+      } else if ((caller.traceFlags & TraceFlags.SAMPLED) === 0) return this.unsampled(parent, caller);
     }
     const { name, attributes } = describe();
-    const span = this.tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    const span = this.start(name, SpanKind.SERVER, parent, attributes, undefined, undefined, rootTaken);
     return { span, context: trace.setSpan(parent, span), traceId: span.spanContext().traceId };
+  }
+
+  /** One of Tiffin's spans under `parent`: recorded when sampled; otherwise a non-recording span that carries the
+   * trace on, or the no-op span for a new trace that is not sampled. `rootTaken`: the root limiter already said yes. */
+  private start(
+    name: string,
+    kind: SpanKind,
+    parent: Context,
+    attributes: Attributes | undefined,
+    links: Link[] | undefined,
+    startTime: TimeInput | undefined,
+    rootTaken = false,
+  ): Span {
+    const sink = this.sink;
+    if (!sink || isTracingSuppressed(parent)) return NOOP_SPAN;
+    const parentContext = trace.getSpanContext(parent);
+    const hasParent = parentContext !== undefined && trace.isSpanContextValid(parentContext);
+    // Tiffin's default: a span without a parent starts a new trace, rationed like a request's.
+    if (!this.sampler && !hasParent && !rootTaken && !this.rootLimiter!.take()) return NOOP_SPAN;
+    const traceId = hasParent ? parentContext.traceId : this.ids.generateTraceId();
+    let traceState = hasParent ? parentContext.traceState : undefined;
+    let sampled: boolean;
+    if (this.sampler) {
+      const result = this.sampler.shouldSample(parent, traceId, name, kind, attributes ?? {}, links ?? []);
+      traceState = result.traceState ?? traceState;
+      if (result.decision === SamplingDecision.NOT_RECORD) return this.nonRecording(traceId, traceState);
+      sampled = result.decision === SamplingDecision.RECORD_AND_SAMPLED;
+      if (result.attributes) attributes = { ...attributes, ...result.attributes };
+    } else {
+      if (hasParent && (parentContext.traceFlags & TraceFlags.SAMPLED) === 0) return this.nonRecording(traceId, traceState);
+      sampled = true;
+    }
+    const spanContext: SpanContext = { traceId, spanId: this.ids.generateSpanId(), traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
+    if (traceState) spanContext.traceState = traceState;
+    const span = new RecordedSpan(sink, name, kind, spanContext, hasParent ? parentContext : undefined, attributes, links, startTime);
+    for (const p of sink.processors) p.onStart(span, parent);
+    return span;
+  }
+
+  /** A span that records nothing but carries its trace (and a span id of its own) to child spans and calls. */
+  private nonRecording(traceId: string, traceState: SpanContext['traceState']): Span {
+    const sc: SpanContext = { traceId, spanId: this.ids.generateSpanId(), traceFlags: TraceFlags.NONE };
+    if (traceState) sc.traceState = traceState;
+    return trace.wrapSpanContext(sc);
   }
 
   /** A request its caller did not sample: a non-recording span that carries the caller's trace on. */
   private unsampled(parent: Context, caller: SpanContext): RequestTrace {
-    const sc: SpanContext = {
-      traceId: caller.traceId,
-      spanId: this.ids.generateSpanId(),
-      traceFlags: TraceFlags.NONE,
-      ...(caller.traceState ? { traceState: caller.traceState } : {}),
-    };
-    const span = trace.wrapSpanContext(sc);
-    return { span, context: trace.setSpan(parent, span), traceId: sc.traceId };
+    const span = this.nonRecording(caller.traceId, caller.traceState);
+    return { span, context: trace.setSpan(parent, span), traceId: caller.traceId };
   }
 
   /** Ends a request's span with its status; 5xx (and a thrown error) mark it failed. */
@@ -318,20 +376,19 @@ export class Tracing {
   /** A child span of `parent` (a no-op span when tracing is off). `startTime` in epoch ms lets a span start in the past,
    * for example a queue wait only known to have begun once the batch is dispatched. */
   startSpan(name: string, parent: Context, options: { attributes?: Attributes; links?: Link[]; kind?: SpanKind; startTime?: number } = {}): Span {
-    if (!this.tracer) return NOOP_SPAN;
-    return this.tracer.startSpan(name, options, parent);
+    return this.start(name, options.kind ?? SpanKind.INTERNAL, parent, options.attributes, options.links, options.startTime);
   }
 
   /** A span for work shared by several requests (a batch): child of the first, linked to all of them, following
    * OpenTelemetry's convention for batch processing. */
   startBatchSpan(name: string, members: readonly Context[], attributes: Attributes = {}, startTime?: number): Span {
-    if (!this.tracer || members.length === 0) return NOOP_SPAN;
+    if (!this.sink || members.length === 0) return NOOP_SPAN;
     const links: Link[] = [];
     for (const m of members) {
       const sc = trace.getSpanContext(m);
       if (sc) links.push({ context: sc });
     }
-    return this.tracer.startSpan(name, { attributes, links, ...(startTime === undefined ? {} : { startTime }) }, members[0]);
+    return this.start(name, SpanKind.INTERNAL, members[0]!, attributes, links, startTime);
   }
 
   /** `parent` with `span` as its current span (returns `parent` itself for a no-op span, keeping the caller's context). */
