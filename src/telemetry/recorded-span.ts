@@ -58,7 +58,8 @@ export function toEpochMs(time: TimeInput | undefined): number {
 
 function hrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos]; // rounding up to a whole second
 }
 
 function truncate(value: AttributeValue, limit: number): AttributeValue {
