@@ -2,6 +2,8 @@
 // spans for queue wait, batches and model runs, CLIENT spans for calls to other services with the trace
 // context injected. Configured by the standard OTEL_* variables. Contexts are passed explicitly rather
 // than read from the ambient async context, so Tiffin's own spans never depend on a global context manager.
+// Tiffin records its own spans (recorded-span.ts); the SDK's provider serves the spans user code starts, and
+// both end in the same span processors.
 import {
   context as otelContext,
   defaultTextMapGetter,
