@@ -19,13 +19,13 @@ function capture(): Writable & { lines: string[] } {
 const line: AccessLogLine = {
   method: 'POST',
   path: '/v2/models/ir"is/infer',
-  route: '/v2/models/:name/infer',
+  route: '/v2/models/:name/infer\u0001', // each special character alone in a value: a control character,
   status: 200,
   latencyMs: 3.25,
   bytes: 154,
   requestId: 'req-"1"\n',
   traceId: '0af7651916cd43dd8448eb211c80319c',
-  variant: 'b',
+  variant: 'b\\c', // a backslash, a quote (path) and a newline (requestId)
   model: undefined,
 };
 
