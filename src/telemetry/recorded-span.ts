@@ -8,7 +8,7 @@
 // read), with the SDK's rules for limits, status, events and links. Spans that user code starts through
 // @opentelemetry/api still come from the SDK's provider; both end in the same span processors.
 import { diag, type Attributes, type AttributeValue, type Exception, type HrTime, type Link, type Span, type SpanContext, type SpanKind, type SpanStatus, type TimeInput, SpanStatusCode } from '@opentelemetry/api';
-import { isAttributeValue, isTimeInput, isTimeInputHrTime, sanitizeAttributes, type InstrumentationScope } from '@opentelemetry/core';
+import { hrTimeDuration, isAttributeValue, isTimeInput, isTimeInputHrTime, millisToHrTime, sanitizeAttributes, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
@@ -56,10 +56,13 @@ export function toEpochMs(time: TimeInput | undefined): number {
   return isTimeInputHrTime(time) ? time[0] * 1000 + time[1] / 1e6 : epochNowMs();
 }
 
-function hrTime(ms: number): HrTime {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos]; // rounding up to a whole second
+/** Room for one more entry in `list` under `limit`, the oldest dropped when it is full (the SDK keeps the newest):
+ * 0 when nothing was dropped, 1 when the oldest was, -1 when the limit allows none (the new one is dropped). */
+function makeRoom(list: unknown[], limit: number): -1 | 0 | 1 {
+  if (limit === 0) return -1;
+  if (list.length < limit) return 0;
+  list.shift();
+  return 1;
 }
 
 function truncate(value: AttributeValue, limit: number): AttributeValue {
@@ -121,18 +124,16 @@ export class RecordedSpan implements Span, ReadableSpan {
   }
 
   get startTime(): HrTime {
-    return hrTime(this.startMs);
+    return millisToHrTime(this.startMs);
   }
 
   /** [0, 0] until the span has ended, as the SDK's. */
   get endTime(): HrTime {
-    return this.ended ? hrTime(this.endMs) : [0, 0];
+    return this.ended ? millisToHrTime(this.endMs) : [0, 0];
   }
 
   get duration(): HrTime {
-    if (!this.ended) return [-1, -1];
-    const ns = Math.round((this.endMs - this.startMs) * 1e6);
-    return [Math.floor(ns / 1e9), ns % 1e9];
+    return this.ended ? hrTimeDuration(this.startTime, this.endTime) : [-1, -1];
   }
 
   spanContext(): SpanContext {
@@ -167,34 +168,24 @@ export class RecordedSpan implements Span, ReadableSpan {
   addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
     if (this.endedAlready()) return this;
     const { eventCount, attributesPerEvent, attributeValueLength } = this.sink.limits;
-    if (eventCount === 0) {
-      this.droppedEventsCount++;
-      return this;
-    }
-    if (this.events.length >= eventCount) {
-      this.events.shift(); // the SDK keeps the newest
-      this.droppedEventsCount++;
-    }
+    const room = makeRoom(this.events, eventCount);
+    if (room !== 0) this.droppedEventsCount++;
+    if (room < 0) return this;
     let attributes: Attributes | undefined;
     if (isTimeInput(attributesOrTime)) {
       if (!isTimeInput(time)) time = attributesOrTime;
     } else attributes = attributesOrTime;
     const kept = limited(attributes, attributesPerEvent, attributeValueLength);
-    this.events.push({ name, attributes: kept.attributes, time: hrTime(toEpochMs(time)), droppedAttributesCount: kept.dropped });
+    this.events.push({ name, attributes: kept.attributes, time: millisToHrTime(toEpochMs(time)), droppedAttributesCount: kept.dropped });
     return this;
   }
 
   addLink(link: Link): this {
     if (this.endedAlready()) return this;
     const { linkCount, attributesPerLink, attributeValueLength } = this.sink.limits;
-    if (linkCount === 0) {
-      this.droppedLinksCount++;
-      return this;
-    }
-    if (this.links.length >= linkCount) {
-      this.links.shift();
-      this.droppedLinksCount++;
-    }
+    const room = makeRoom(this.links, linkCount);
+    if (room !== 0) this.droppedLinksCount++;
+    if (room < 0) return this;
     const out: Link = { context: link.context };
     if (link.attributes) {
       const kept = limited(link.attributes, attributesPerLink, attributeValueLength);
