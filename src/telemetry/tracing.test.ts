@@ -320,6 +320,28 @@ describe('default sampling', () => {
     assert.equal(n, 50, 'half a second refills half');
   });
 
+  it('refills in steps of 100 ms, so traced requests come in runs of consecutive requests', () => {
+    let now = 0;
+    const drain = (s: RateLimitingSampler, at: number) => {
+      now = at;
+      let n = 0;
+      while (s.take()) n++;
+      return n;
+    };
+    const s = new RateLimitingSampler(100, () => now);
+    assert.equal(drain(s, 0), 100);
+    assert.equal(drain(s, 99.9), 0, 'nothing before the step is due');
+    assert.equal(drain(s, 100), 10, "the step's ten at once");
+    assert.equal(drain(s, 150), 0);
+    assert.equal(drain(s, 420), 30, 'three steps since: thirty');
+    assert.equal(drain(s, 499), 0, 'steps keep their own clock, not the time of the last call');
+    assert.equal(drain(s, 500), 10);
+    // Two a second: a fifth of a token a step, so one trace every 500 ms.
+    const slow = new RateLimitingSampler(2, () => now);
+    assert.equal(drain(slow, 500), 2);
+    assert.deepEqual([900, 1000, 1400, 1500].map((t) => drain(slow, t)), [0, 1, 0, 1]);
+  });
+
   it('always continues a trace its caller sampled, and rations new ones', () => {
     const { tracing, exporter } = inMemory({ maxTracesPerSecond: 2 });
     for (let i = 0; i < 5; i++) tracing.endRequest(tracing.startRequest('GET', '/a', '/a', {}).span, 200);
