@@ -82,18 +82,30 @@ const variants = [
   ["now: Tiffin's spans, copied in batches", tiffinSpans],
 ] as const;
 
-function tracedRequest(s: Spans): void {
-  const req = s.root();
-  req.span.setAttribute('tiffin.request_id', 'r-1');
-  const inference = s.child('tiffin.inference', req.context, { 'tiffin.model': 'mlp:1', 'tiffin.model.key': 'mlp', 'tiffin.model.method': 'run' });
-  const call = trace.setSpan(req.context, inference);
+/** `k` consecutive traced requests, as a burst of Tiffin's default sampler has them: each its SERVER,
+ * tiffin.inference and tiffin.queue spans; one batch (linked to all k) and one model run for the lot, since
+ * consecutive requests share a batch. k = 1 is a lone traced request with a batch of its own. */
+function tracedRun(s: Spans, k: number): void {
+  const reqs: { span: Span; context: Context }[] = [];
+  const calls: Context[] = [];
+  const inferences: Span[] = [];
+  for (let j = 0; j < k; j++) {
+    const req = s.root();
+    req.span.setAttribute('tiffin.request_id', `r-${j}`);
+    const inference = s.child('tiffin.inference', req.context, { 'tiffin.model': 'mlp:1', 'tiffin.model.key': 'mlp', 'tiffin.model.method': 'run' });
+    reqs.push(req);
+    inferences.push(inference);
+    calls.push(trace.setSpan(req.context, inference));
+  }
   const now = Date.now();
-  s.child('tiffin.queue', call, { 'tiffin.model': 'mlp', 'tiffin.model.version': '1' }, now - 2).end(now - 1);
-  const batch = s.child('tiffin.batch', call, { 'tiffin.model': 'mlp', 'tiffin.model.version': '1', 'tiffin.batch.size': 25, 'tiffin.batch.reason': 'full' }, now - 1, [call]);
-  s.child('tiffin.model.run', trace.setSpan(call, batch), { 'tiffin.model': 'mlp', 'tiffin.batch.size': 25 }, now - 1).end();
+  for (const call of calls) s.child('tiffin.queue', call, { 'tiffin.model': 'mlp', 'tiffin.model.version': '1' }, now - 2).end(now - 1);
+  const batch = s.child('tiffin.batch', calls[0]!, { 'tiffin.model': 'mlp', 'tiffin.model.version': '1', 'tiffin.batch.size': 25, 'tiffin.batch.reason': 'full' }, now - 1, calls);
+  s.child('tiffin.model.run', trace.setSpan(calls[0]!, batch), { 'tiffin.model': 'mlp', 'tiffin.batch.size': 25 }, now - 1).end();
   batch.end();
-  inference.end();
-  s.endRoot(req.span);
+  for (let j = 0; j < k; j++) {
+    inferences[j]!.end();
+    s.endRoot(reqs[j]!.span);
+  }
 }
 
 const body = Buffer.from(requestBody());
@@ -104,17 +116,18 @@ function otherWork(i: number): void {
   sink += JSON.stringify({ output: Array.from(row.subarray(0, 10)), i }).length;
 }
 
-/** One loop of N requests, every `every`-th traced; the traced ones' own time in µs each. */
-function loop(s: Spans, every: number): number {
+/** One loop of N requests, a run of `run` consecutive ones traced every `every`; the traced ones' own time in µs
+ * each. */
+function loop(s: Spans, every: number, run: number): number {
   let own = 0;
   let traced = 0;
-  for (let i = 0; i < N; i++) {
-    otherWork(i);
-    if (every > 0 && i % every === 0) {
+  for (let i = 0; i < N; i += run) {
+    for (let j = 0; j < run; j++) otherWork(i + j);
+    if (i % every === 0) {
       const t = performance.now();
-      tracedRequest(s);
+      tracedRun(s, run);
       own += performance.now() - t;
-      traced++;
+      traced += run;
     }
   }
   return (own * 1000) / traced;
@@ -123,18 +136,19 @@ function loop(s: Spans, every: number): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 console.log(`Node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ${N} requests per loop, median of ${REPEATS}`);
-const cases: [string, number][] = [
-  ['every request traced', 1],
-  ['1 in 100 traced', 100],
-  ['1 in 1,000 traced', 1000],
+const cases: [string, number, number][] = [
+  ['every request traced', 1, 1],
+  ['1 in 100 traced', 100, 1],
+  ['1 in 100 traced, in runs of 10 (one run in 1,000)', 1000, 10],
+  ['1 in 1,000 traced', 1000, 1],
 ];
 const rows: string[][] = [];
-for (const [label, every] of cases) {
+for (const [label, every, run] of cases) {
   const own: number[][] = variants.map(() => []);
-  for (let w = 0; w < 2; w++) for (const [, s] of variants) loop(s, every); // warm-up
+  for (let w = 0; w < 2; w++) for (const [, s] of variants) loop(s, every, run); // warm-up
   for (let r = 0; r < REPEATS; r++) {
     // Order reversed every other round, so that drift falls on all alike.
-    for (const v of r % 2 === 0 ? [0, 1, 2] : [2, 1, 0]) own[v]!.push(loop(variants[v]![1], every));
+    for (const v of r % 2 === 0 ? [0, 1, 2] : [2, 1, 0]) own[v]!.push(loop(variants[v]![1], every, run));
   }
   const o = own.map(median);
   rows.push([label, ...o.map((t) => fixed(t, 1)), fixed(o[0]! / o[2]!, 2)]);

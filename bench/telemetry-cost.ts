@@ -16,7 +16,8 @@
 //      BENCH_CONNECTIONS (64),
 //      BENCH_WARMUP seconds of unmeasured load per server (3), BENCH_TRACE: default (Tiffin's sampling), all (every
 //      request) or a ratio such as 0.1 (parentbased_traceidratio), BENCH_ON the features on in the `on` case
-//      (default metrics,log,tracing; a subset prices one feature alone),
+//      (default metrics,log,tracing; a subset prices one feature alone; none makes both cases the same, an A/A run
+//      that shows how much the ratio moves when nothing differs),
 //      BENCH_STRICT=1 to exit 1 when the target is missed. Results: the table below and bench/out/telemetry-cost-*.json.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ const PROCESSES = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 3);
 const FEATURES = ['metrics', 'log', 'tracing'] as const;
-const ON = new Set((process.env.BENCH_ON ?? FEATURES.join(',')).split(',').map((s) => s.trim()));
+const ON = new Set((process.env.BENCH_ON ?? FEATURES.join(',')).split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'));
 for (const f of ON) if (!(FEATURES as readonly string[]).includes(f)) throw new Error(`BENCH_ON takes ${FEATURES.join(', ')}; got ${f}`);
 const TRACE = process.env.BENCH_TRACE ?? 'default';
 if (TRACE !== 'default' && TRACE !== 'all' && !(Number(TRACE) >= 0 && Number(TRACE) <= 1)) throw new Error(`BENCH_TRACE must be default, all or a ratio from 0 to 1; got ${TRACE}`);
@@ -77,6 +78,16 @@ function tiffinSpec(name: CaseName, index: number, cwd: string, home: string, en
   };
 }
 
+/** on/off from each pair of adjacent visits (the same process index, one after the other, so the machine was in
+ * much the same state for both): their geometric mean and its standard error. The `i`-th visit of each case
+ * belong together, because every round visits off #i and on #i one after the other. */
+function pairedRatio(on: readonly LoadResult[], off: readonly LoadResult[]): { pairs: number; mean: number; standardError: number } {
+  const logs = on.map((r, i) => Math.log(r.rps / off[i]!.rps));
+  const mean = logs.reduce((a, b) => a + b, 0) / logs.length;
+  const variance = logs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, logs.length - 1);
+  return { pairs: logs.length, mean: Math.exp(mean), standardError: Math.exp(mean) * Math.sqrt(variance / logs.length) };
+}
+
 /** Lines with this msg in the case's server logs. */
 async function countLines(cwd: string, msg: string): Promise<number> {
   let n = 0;
@@ -92,7 +103,7 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   console.log(`Node ${process.version}, ${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), load average ${load0.map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`MLP 256-1024-1024-10, one row per request as JSON, ${CONNECTIONS} connections; ${DURATION_S} s per case over ${PROCESSES} processes and ${ROUNDS} rounds, alternating`);
-  const onText = [ON.has('metrics') && 'metrics', ON.has('log') && 'access log', ON.has('tracing') && `tracing (${TRACING_DESCRIPTION}; OTLP to a collector process)`].filter(Boolean).join(' + ');
+  const onText = [ON.has('metrics') && 'metrics', ON.has('log') && 'access log', ON.has('tracing') && `tracing (${TRACING_DESCRIPTION}; OTLP to a collector process)`].filter(Boolean).join(' + ') || 'nothing (an A/A run: both cases the same)';
   console.log(`on: ${onText}; off: all three off\n`);
 
   const dir = await mkdtemp(join(tmpdir(), 'tiffin-bench-telemetry-'));
@@ -167,6 +178,7 @@ async function main(): Promise<void> {
 
     const rps = (t: Totals) => t.answered / t.seconds;
     const ratio = rps(totals.on) / rps(totals.off);
+    const paired = pairedRatio(totals.on.runs, totals.off.runs);
     const rows = (['off', 'on'] as const).map((name) => {
       const t = totals[name];
       const p99 = Math.max(...t.runs.map((r) => r.p99Ms));
@@ -177,6 +189,10 @@ async function main(): Promise<void> {
     console.log(`\naccess-log lines per request ${fixed(checks.accessLinesPerRequest, 3)}, spans exported per request ${fixed(checks.spansPerRequest, 3)}, metrics served: ${checks.metricsServed}, off serves no /metrics: ${checks.offHasNoMetrics}`);
     const pass = ratio >= TARGET;
     console.log(`on / off throughput: ${fixed(ratio, 3)} (target >= ${TARGET}: ${pass ? 'met' : 'MISSED'})`);
+    console.log(
+      `the same from the ${paired.pairs} pairs of adjacent visits: ${fixed(paired.mean, 3)} ± ${fixed(paired.standardError, 3)} ` +
+        '(geometric mean ± standard error; the ± is how far this run can be trusted, and an A/A run, BENCH_ON=none, shows it)',
+    );
     const load1 = loadavg();
     console.log(`load average at the end: ${load1.map((l) => l.toFixed(2)).join(' ')}`);
 
@@ -189,7 +205,7 @@ async function main(): Promise<void> {
         {
           date: new Date().toISOString(), node: process.version, cores, cpu: cpus()[0]?.model, loadAverage: { start: load0, end: load1 },
           settings: { durationS: DURATION_S, rounds: ROUNDS, processes: PROCESSES, connections: CONNECTIONS, warmupS: WARMUP_S, on: [...ON], trace: TRACE },
-          totals, reqPerSecondByProcess: { off: byProcess('off'), on: byProcess('on') }, ratio, target: TARGET, pass, checks,
+          totals, reqPerSecondByProcess: { off: byProcess('off'), on: byProcess('on') }, ratio, paired, target: TARGET, pass, checks,
         },
         null,
         2,
