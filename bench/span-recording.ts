@@ -9,7 +9,9 @@
 // server at 10,000 requests a second traces one request in a hundred. The cost is timed around each traced
 // request. What cold tracing code does to the requests around it (evicting theirs from the caches) is not in
 // it: the loop's total against an untraced loop would count it, but on the 2-core VM that difference was
-// smaller than the loop's own noise whenever fewer than one request in ten was traced.
+// smaller than the loop's own noise whenever fewer than one request in ten was traced. One row traces runs of ten
+// consecutive requests, as Tiffin's default sampler hands out its allowance in steps: they share one batch (one
+// tiffin.batch linked to all ten, one tiffin.model.run), and the tracing code runs ten times in a row.
 //
 // Run: npm run bench -- span-recording   (or: npx tsx bench/span-recording.ts)
 // Env: BENCH_ITERATIONS requests per timed loop (100000), BENCH_REPEATS timed loops per case (5).

@@ -11,7 +11,7 @@
 import { ParentBasedSampler, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
 
 /** How often the bucket is topped up. */
-export const REFILL_STEP_MS = 100;
+const REFILL_STEP_MS = 100;
 
 export class RateLimitingSampler implements Sampler {
   private tokens: number;
