@@ -14,7 +14,7 @@
 // Run: npm run bench -- telemetry-cost   (or: npx tsx bench/telemetry-cost.ts)
 // Env: BENCH_DURATION seconds of load per case (48), BENCH_ROUNDS rounds (4), BENCH_PROCESSES per case (3),
 //      BENCH_CONNECTIONS (64),
-//      BENCH_WARMUP seconds of unmeasured load per server (3), BENCH_TRACE: default (Tiffin's sampling), all (every
+//      BENCH_WARMUP seconds of unmeasured load per server (10), BENCH_TRACE: default (Tiffin's sampling), all (every
 //      request) or a ratio such as 0.1 (parentbased_traceidratio), BENCH_ON the features on in the `on` case
 //      (default metrics,log,tracing; a subset prices one feature alone; none makes both cases the same, an A/A run
 //      that shows how much the ratio moves when nothing differs),
@@ -34,7 +34,7 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 48);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
 const PROCESSES = Math.max(1, Number(process.env.BENCH_PROCESSES ?? 3));
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 3);
+const WARMUP_S = Number(process.env.BENCH_WARMUP ?? 10);
 const FEATURES = ['metrics', 'log', 'tracing'] as const;
 const ON = new Set((process.env.BENCH_ON ?? FEATURES.join(',')).split(',').map((s) => s.trim()).filter((s) => s && s !== 'none'));
 for (const f of ON) if (!(FEATURES as readonly string[]).includes(f)) throw new Error(`BENCH_ON takes ${FEATURES.join(', ')}; got ${f}`);
@@ -126,16 +126,21 @@ async function main(): Promise<void> {
     // Started in the order on, off, off, on, on, off, ...: a process started later tended to run faster here, and
     // this way neither case is always the later one. Both get the same environment (the off case's tiffin.yaml
     // turns tracing off whatever OTEL_* say), so that the two differ in their tiffin.yaml alone.
+    const started: RunningServer[] = [];
     for (let i = 0; i < PROCESSES; i++) {
       for (const name of i % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
-        byCase[name].push(await startServer(tiffinSpec(name, i, name === 'on' ? onDir : offDir, home, traceEnv)));
+        const server = await startServer(tiffinSpec(name, i, name === 'on' ? onDir : offDir, home, traceEnv));
+        byCase[name].push(server);
+        started.push(server);
       }
     }
-    servers.push(...byCase.on, ...byCase.off);
+    servers.push(...started);
     const { on, off } = { on: byCase.on[0]!, off: byCase.off[0]! };
     const body = requestBody();
 
-    for (const s of [...byCase.off, ...byCase.on]) if (WARMUP_S > 0) await load(`${s.url}/predict`, body, CONNECTIONS, WARMUP_S);
+    // Warmed in the order they started. With 3 s each, the first round still ran about 9% slower than the later
+    // ones over 27 runs (bench/RESULTS.md), which a ratio of the two cases should not lean on.
+    for (const s of started) if (WARMUP_S > 0) await load(`${s.url}/predict`, body, CONNECTIONS, WARMUP_S);
     const spans0 = ((await (await fetch(`${sink.url}/count`)).json()) as { spans: number }).spans;
     const lines0 = await countLines(onDir, 'request');
 
