@@ -1,31 +1,47 @@
 #!/usr/bin/env node
-// The `tiffin` command. Tiffin ships TypeScript sources and runs them through tsx,
-// which is also what lets `tiffin serve ./service.ts` load user code with no build step.
-// Both hooks: a .ts file outside a "type": "module" package (most user projects, and the model store)
-// is CommonJS to Node, and only tsx's CommonJS hook can load it.
-import { setFlagsFromString } from 'node:v8';
+// The `tiffin` command: runs the built CLI (dist/cli/main.js) with tsx's loader registered, which is what lets
+// `tiffin serve ./service.ts` load user code and custom TypeScript models with no build step. The library itself
+// is plain JavaScript and needs no loader. Both hooks: a .ts file outside a "type": "module" package (most user
+// projects, and the model store) is CommonJS to Node, and only tsx's CommonJS hook can load it.
+//
+// Two V8 flags are real command-line flags, so the command re-executes Node with them once (V8 documents flags
+// set after start-up as unpredictable; NODE_OPTIONS does not accept these):
+// - --no-allocation-site-pretenuring: under steady load V8 now and then decides that objects made at the start of
+//   every request live long and allocates them in the old generation; each keeps the young objects it points to
+//   alive until a full collection, scavenges take 3-4 times as long and the server loses about a fifth of its
+//   throughput until the load stops (bench/RESULTS.md, "V8 flags").
+// - --no-parallel-scavenge, on two cores or fewer: the helper threads of a parallel scavenge wait for cores the
+//   event loop, the runner replicas and the load already use, while the event loop waits for them.
+import { spawn } from 'node:child_process';
 import { register as registerCjs } from 'tsx/cjs/api';
 import { register } from 'tsx/esm/api';
+import { usableCores } from '../dist/runner/cores.js';
 
-// V8's allocation-site pretenuring, under steady load, now and then decides that objects made at the start of
-// every request live long, and allocates them in the old generation from then on. Each such object, garbage
-// a few ms later, keeps the young objects it points to alive through every scavenge until a full collection:
-// the whole request (about 1 MB per scavenge here) is promoted, scavenges take 3-4 times as long, and the
-// server loses about a fifth of its throughput until the load stops. Off, that cannot happen, and the
-// benchmarks lost nothing measurable (bench/RESULTS.md, "The state, followed up"). Set before any other code
-// runs; V8 flags are per process, so the runners' threads get it too.
-setFlagsFromString('--no-allocation-site-pretenuring');
+const flags = ['--no-allocation-site-pretenuring', ...(usableCores() <= 2 ? ['--no-parallel-scavenge'] : [])];
 
-register();
-registerCjs();
-
-// On two cores or fewer, V8 scavenges the young generation on the collecting thread alone. Its parallel scavenge
-// hands part of each collection to helper threads, but there the event loop, the runner replicas and usually
-// the load already use both cores, so the helpers wait to run while the event loop waits for them. Off, the
-// same server served 4.5% and 12.5% more and used 3% and 11% less CPU in two alternating runs (bench/RESULTS.md,
-// "V8's garbage-collector threads"). V8 reads this flag at each scavenge, so setting it now is safe; the rest
-// of --single-threaded-gc is read at start-up only (set later, it crashed V8).
-const { usableCores } = await import('../src/runner/cores.ts');
-if (usableCores() <= 2) setFlagsFromString('--no-parallel-scavenge');
-
-await import('../src/cli/main.ts');
+if (flags.every((f) => process.execArgv.includes(f))) {
+  // Started by the branch below: if that process dies without passing a signal on (SIGKILL), shut down too.
+  if (process.channel) {
+    process.channel.unref();
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
+  register();
+  registerCjs();
+  await import('../dist/cli/main.js');
+} else {
+  // Flags the caller gave Node come after ours, so an explicit --allocation-site-pretenuring still wins. The child
+  // has a process group of its own, so a terminal's Ctrl-C reaches it once (forwarded), not twice: a second signal
+  // means "exit without waiting" to `tiffin serve`.
+  const child = spawn(process.execPath, [...flags, ...process.execArgv, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], detached: true });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  process.on('exit', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+}
