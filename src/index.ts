@@ -6,15 +6,15 @@ export { service, io } from './service/index.ts';
 export type { Service, RequestContext, LifecycleContext, DecodedImage, UploadedFile, ModelProvider } from './service/index.ts';
 
 // Serving.
-export { startServer, type RunningServer, type ServerOptions } from './server/index.ts';
+export { startServer, type RunningServer, type ServerOptions } from './serving/index.ts';
 export { loadConfig, type TiffinConfig } from './config/index.ts';
 
 // Models: the store and the runtimes behind it.
 export { Models, models, type SaveOptions } from './models/index.ts';
-export { ModelStore, parseTag, formatTag, type ModelManifest, type Signature, type VerifyReport } from './store/index.ts';
-export { tensor, DTYPES, type DType, type Tensor, type Tensors, type TensorSpec } from './runtime/tensor.ts';
+export { ModelStore, parseTag, formatTag, type ModelManifest, type VerifyReport } from './store/index.ts';
+export { tensor, DTYPES, type DType, type Signature, type Tensor, type Tensors, type TensorSpec } from './runtime/tensor.ts';
 export { registerRuntime, getRuntime, frameworks } from './runtime/registry.ts';
-export type { Model, ModelHandle, CallOptions, Runtime, LoadOptions, SessionOptions } from './runtime/types.ts';
+export type { Model, ModelHandle, ModelDescriptor, CallOptions, Runtime, LoadOptions, SessionOptions } from './runtime/types.ts';
 export type { CustomModelContext } from './runtime/custom.ts';
 
 // Runners and batching.

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
 import { TiffinError } from '../errors/index.ts';
-import { startServer, type RunningServer } from '../server/index.ts';
+import { startServer, type RunningServer } from '../serving/index.ts';
 import { serveModels, serveModelsOptions, serverOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';

@@ -1,6 +1,6 @@
 // How the client reads a successful response, judged by its headers: tensors (x-tensor-dtype, binary or
 // JSON), JSON, text, or anything else as a Blob (a File when the server named the file).
-import { toBFloat16Bits, toFloat16Bits } from '../onnx/half.ts';
+import { toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import type { DType, Tensor } from '../runtime/tensor.ts';
 import { ClientError } from './client-error.ts';
 

@@ -2,4 +2,4 @@
 // Knows nothing about: servers or the CLI (they read a TiffinConfig).
 export { loadConfig, ENV_VARS, CONFIG_FILE_NAMES, DEFAULT_CONFIG, type ConfigOverride, type LoadConfigOptions, type TiffinConfig } from './load.ts';
 export { configFileSchema, serverSectionSchema, loggingSectionSchema, protocolsSectionSchema, repositorySectionSchema, LOG_LEVELS, REST_PROTOCOLS, type ConfigFile } from './schema.ts';
-export { parseDuration, parseSize } from './units.ts';
+export { parseDuration, parseSize } from '../units/index.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { isTiffinError } from '../errors/index.ts';
 import { loadConfig } from './load.ts';
-import { parseDuration, parseSize } from './units.ts';
+import { parseDuration, parseSize } from '../units/index.ts';
 
 async function dirWith(t: TestContext, yaml?: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'tiffin-config-'));

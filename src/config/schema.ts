@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
-import { booleanText, numeric, parseDuration, parseSize } from './units.ts';
+import { booleanText, numeric, parseDuration, parseSize } from '../units/index.ts';
 
 
 

@@ -3,7 +3,8 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { ModelStore, parseTag } from '../store/index.ts';
-import type { ModelManifest, Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
+import type { ModelManifest } from '../store/manifest.ts';
 import { getRuntime } from '../runtime/registry.ts';
 import type { LoadOptions, Model } from '../runtime/types.ts';
 

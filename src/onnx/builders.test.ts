@@ -11,7 +11,7 @@ import {
   identity, linearRegression, logisticRegression, mixedIO, mlp, mlpForward, mlpParams,
   treeEnsembleClassifier, treeEnsemblePredict, type TreeEnsembleOptions,
 } from './builders.ts';
-import { toFloat16Bits } from './half.ts';
+import { toFloat16Bits } from '../runtime/half.ts';
 import { decodeModel } from './proto.ts';
 import { mulberry32 } from './random.ts';
 import { writeModel } from './writer.ts';

@@ -11,5 +11,5 @@ export {
   type TreeEnsembleOptions, type TreeNode,
 } from './builders.ts';
 export { decodeModel, DataType, AttributeType, type ModelProtoObject } from './proto.ts';
-export { toFloat16Bits, fromFloat16Bits, toBFloat16Bits, fromBFloat16Bits } from './half.ts';
+export { toFloat16Bits, fromFloat16Bits, toBFloat16Bits, fromBFloat16Bits } from '../runtime/half.ts';
 export { mulberry32, uniformFloat32 } from './random.ts';

@@ -2,7 +2,7 @@
 // opset imports, and the errors for malformed graphs. Running models is builders.test.ts's job.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from './half.ts';
+import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import { AttributeType, DataType, decodeModel, type AttributeProtoObject, type TensorProtoObject } from './proto.ts';
 import { attr, dtypeFromOnnx, GraphBuilder, ONNX_DATA_TYPE } from './writer.ts';
 

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TiffinError } from '../errors/index.ts';
 import { bytesPerElement, elementCount, type DType } from '../runtime/tensor.ts';
-import { toBFloat16Bits, toFloat16Bits } from './half.ts';
+import { toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import {
   AttributeType, DataType, encodeModel,
   type AttributeProtoObject, type DimensionObject, type Int64, type ModelProtoObject,

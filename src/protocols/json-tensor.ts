@@ -3,7 +3,7 @@
 // 64-bit integers are written with every digit (JSON.stringify cannot); non-finite floats travel as the
 // strings "NaN", "Infinity" and "-Infinity", which are also accepted on input.
 import { TiffinError } from '../errors/index.ts';
-import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../onnx/half.ts';
+import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import { allocData, elementCount, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
 
 const INT_RANGE: Partial<Record<DType, [number, number]>> = {

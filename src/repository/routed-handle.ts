@@ -1,6 +1,6 @@
 // A ModelHandle bound to a model name rather than a version: each call goes to the version that is the
 // default at that moment, under a lease, so services keep working across hot reloads.
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
 import type { TensorSpec, Tensors } from '../runtime/tensor.ts';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import type { ModelLease, ResolvedModel, VersionSelector } from './types.ts';

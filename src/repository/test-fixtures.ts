@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TiffinError } from '../errors/index.ts';
 import { ModelStore } from '../store/index.ts';
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
 import type { Tensors } from '../runtime/tensor.ts';
 import { tempDir } from '../testing/temp-dir.ts';
 import type { LoadedModel, ModelLoader } from './types.ts';

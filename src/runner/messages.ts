@@ -1,7 +1,7 @@
 // What the runner and its replica workers say to each other. Inputs and outputs travel by structured
 // clone, with tensor buffers transferred rather than copied; errors travel as plain {code, message, details}.
 import { ERROR_CODES, TiffinError, messageOf, type ErrorCode } from '../errors/index.ts';
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
 import type { TensorSpec } from '../runtime/tensor.ts';
 import type { LoadOptions } from '../runtime/types.ts';
 

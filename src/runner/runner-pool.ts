@@ -11,7 +11,7 @@ import { TiffinError, messageOf } from '../errors/index.ts';
 import type { TensorSpec, Tensors } from '../runtime/tensor.ts';
 import type { CallOptions, ModelHandle, SessionOptions } from '../runtime/types.ts';
 import { ModelStore } from '../store/index.ts';
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
 import type { ModelInfo, ReplicaInit } from './messages.ts';
 import { Replica, type ReplicaState } from './replica.ts';
 import { newGate } from './native-gate.ts';

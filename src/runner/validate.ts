@@ -4,7 +4,7 @@ import { TiffinError } from '../errors/index.ts';
 import { isTensors } from '../batching/tensor-batch.ts';
 import { checkFeeds, checkOutputNames } from '../runtime/check.ts';
 import { elementCount, type TensorSpec } from '../runtime/tensor.ts';
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from '../runtime/tensor.ts';
 import { isDetached } from './transfer.ts';
 
 export function checkInputs(signature: Signature, input: unknown, method: string): void {

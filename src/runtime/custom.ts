@@ -6,14 +6,13 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TiffinError, messageOf } from '../errors/index.ts';
-import type { ModelManifest, Signature } from '../store/manifest.ts';
-import type { TensorSpec, Tensors } from './tensor.ts';
-import type { Model, PrepareInput, PreparedModel, Runtime } from './types.ts';
+import type { Signature, TensorSpec, Tensors } from './tensor.ts';
+import type { Model, ModelDescriptor, PrepareInput, PreparedModel, Runtime } from './types.ts';
 
 /** What a custom model class receives in `setup`, to find files saved beside it. */
 export interface CustomModelContext {
   dir: string;
-  manifest: ModelManifest | undefined;
+  manifest: ModelDescriptor | undefined;
 }
 
 /** Optional hooks a custom model may define besides its methods. */
@@ -146,7 +145,7 @@ export const customRuntime: Runtime = {
     }
   },
 
-  async load(dir: string, manifest: ModelManifest): Promise<Model> {
+  async load(dir: string, manifest: ModelDescriptor): Promise<Model> {
     const impl = await instantiate(join(dir, manifest.entry), { dir, manifest });
     return new CustomModel(`${manifest.name}:${manifest.version}`, manifest.signatures, impl);
   },

@@ -6,10 +6,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TiffinError, messageOf } from '../errors/index.ts';
-import type { ModelManifest, Signature } from '../store/manifest.ts';
-import { isDType, type Tensor, type TensorSpec, type Tensors } from './tensor.ts';
+import { isDType, type Signature, type Tensor, type TensorSpec, type Tensors } from './tensor.ts';
 import { checkFeeds, checkOutputNames } from './check.ts';
-import type { CallOptions, LoadOptions, Model, PrepareInput, PreparedModel, Runtime, SessionOptions } from './types.ts';
+import type { CallOptions, LoadOptions, Model, ModelDescriptor, PrepareInput, PreparedModel, Runtime, SessionOptions } from './types.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -156,7 +155,7 @@ export const onnxRuntime: Runtime = {
     }
   },
 
-  async load(dir: string, manifest: ModelManifest, options?: LoadOptions): Promise<Model> {
+  async load(dir: string, manifest: ModelDescriptor, options?: LoadOptions): Promise<Model> {
     const session = await openSession(join(dir, manifest.entry), options);
     return new OnnxModel(`${manifest.name}:${manifest.version}`, manifest.signatures, session);
   },

@@ -48,6 +48,16 @@ export interface TensorSpec {
   shape: number[];
 }
 
+/** One method of a model: what it takes and returns, and whether calls may be stacked into one batch. */
+export interface Signature {
+  /** Whether calls to this method can be grouped into one batch. */
+  batchable: boolean;
+  /** The dimension along which inputs are stacked and outputs split (usually 0). */
+  batchDim: number;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+}
+
 type TypedArrayCtor = { new (n: number | ArrayLike<number> | ArrayBufferLike): ArrayLike<number> & { buffer: ArrayBufferLike } };
 
 const CTORS: Record<Exclude<DType, 'string'>, unknown> = {

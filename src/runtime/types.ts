@@ -1,8 +1,22 @@
 // The contract every framework adapter implements: check and describe model files before they are
 // saved, and load a saved model into a `Model` that runs. Adapters never touch the store's layout.
-import type { ModelManifest, Signature } from '../store/manifest.ts';
 import type { CancelSignal } from './cancellation.ts';
-import type { TensorSpec, Tensors } from './tensor.ts';
+import type { Signature, TensorSpec, Tensors } from './tensor.ts';
+
+/** The stored version a runtime loads, as the store describes it (its model.yaml satisfies this). */
+export interface ModelDescriptor {
+  name: string;
+  version: string;
+  framework: string;
+  frameworkVersion: string;
+  /** File the runtime loads, relative to the version folder. */
+  entry: string;
+  /** ISO 8601 creation time. */
+  createdAt: string;
+  labels: Record<string, string>;
+  metadata: Record<string, unknown>;
+  signatures: Record<string, Signature>;
+}
 
 export interface SessionOptions {
   /** Threads used inside one operator (onnxruntime intraOpNumThreads). */
@@ -77,5 +91,5 @@ export interface Runtime {
   /** Validates the files (failing now, not at serve time) and describes them. */
   prepare(input: PrepareInput): Promise<PreparedModel>;
   /** Loads a stored version. `dir` is the version's folder, `manifest` its parsed model.yaml. */
-  load(dir: string, manifest: ModelManifest, options?: LoadOptions): Promise<Model>;
+  load(dir: string, manifest: ModelDescriptor, options?: LoadOptions): Promise<Model>;
 }

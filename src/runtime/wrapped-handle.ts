@@ -1,7 +1,7 @@
 // A ModelHandle that wraps another and describes itself as that one (tag, framework, signatures, inputs,
 // outputs); subclasses decide how calls pass through. A class rather than object literals: servers make such
 // wrappers per request, and a literal's getters are new closures each time, with a hidden class of their own.
-import type { Signature } from '../store/manifest.ts';
+import type { Signature } from './tensor.ts';
 import type { TensorSpec, Tensors } from './tensor.ts';
 import type { CallOptions, ModelHandle } from './types.ts';
 

@@ -1,11 +1,11 @@
-// startServer: listen first (so /livez and /readyz answer during startup), then load the models and run the
+// serveService: listen first (so /livez and /readyz answer during startup), then load the models and run the
 // startup hooks in the background; `ready` settles when that is done. close() drains gracefully.
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ModelTags } from '../service/context.ts';
-import { RunnerModelProvider } from './runner-model-provider.ts';
+import type { ModelProvider } from '../service/model-provider.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { AppContext } from './app-context.ts';
 import { buildApp } from './app.ts';
@@ -35,7 +35,15 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Service<M, A>, options: ServerOptions = {}): Promise<RunningServer> {
+/**
+ * Serves `svc`. Its models come from `options.provider`, or else from `defaultProvider`, which the serving layer
+ * supplies (this layer does not know how models are loaded); it receives the server's telemetry.
+ */
+export async function serveService<M extends ModelTags, A extends ApiMap>(
+  svc: Service<M, A>,
+  options: ServerOptions,
+  defaultProvider: (telemetry: Telemetry) => ModelProvider,
+): Promise<RunningServer> {
   const resolved = resolveServerOptions(options);
   const ownsTelemetry = resolved.telemetry === undefined;
   const telemetry =
@@ -47,7 +55,7 @@ export async function startServer<M extends ModelTags, A extends ApiMap>(svc: Se
     });
   const log: Logger = resolved.logger ?? telemetry.logger;
   const general: Service<ModelTags, ApiMap> = svc;
-  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? new RunnerModelProvider({}, telemetry), log);
+  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? defaultProvider(telemetry), log);
   const app: AppContext = { svc: general, options: resolved, lifecycle, log, telemetry, startedAt: Date.now() };
   const fastify = await buildApp(app);
   try {

@@ -1,7 +1,7 @@
 // Tensors on the wire: nested JSON arrays or `{ shape, data }` objects, and little-endian binary with the
 // dtype and shape in headers. Both directions, with a validation issue for every element that does not fit.
 import { endianness } from 'node:os';
-import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../onnx/half.ts';
+import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import { allocData, bytesPerElement, elementCount, nestedShape, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
 import type { FieldPath, ValidationIssue } from './validation.ts';
 

@@ -3,3 +3,6 @@
 export { serveModels, type GrpcServingOptions, type ModelServer, type ServeModelsOptions } from './serve-models.ts';
 export { RepositoryModelProvider } from './repository-provider.ts';
 export { serveModelsOptions, serverOptions, wantsModelServer } from './from-config.ts';
+export { startServer } from './start-server.ts';
+export type { RunningServer, ServerOptions } from '../server/index.ts';
+export { RunnerModelProvider } from './runner-model-provider.ts';

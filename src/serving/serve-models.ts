@@ -8,7 +8,8 @@ import {
 } from '../repository/index.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../protocols/grpc-server.ts';
 import { protocolRoutes, type ProtocolName } from '../protocols/protocol-routes.ts';
-import { startServer, type RunningServer, type ServerOptions } from '../server/index.ts';
+import type { RunningServer, ServerOptions } from '../server/index.ts';
+import { startServer } from './start-server.ts';
 import type { ModelTags } from '../service/context.ts';
 import { service as defineService, type ApiMap, type Service } from '../service/service.ts';
 import { ModelStore } from '../store/index.ts';

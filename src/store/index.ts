@@ -3,7 +3,7 @@
 export { ModelStore, defaultStoreRoot, TEST_PAUSE_SAVE_ENV } from './local-store.ts';
 export type { DeleteOptions, ImportOptions, ListOptions, ModelStoreOptions, StoredModel, VerifyReport, WriteModelInput } from './local-store.ts';
 export { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
-export type { FileEntry, ManifestProblem, ModelManifest, Signature } from './manifest.ts';
+export type { FileEntry, ManifestProblem, ModelManifest } from './manifest.ts';
 export { LATEST, MAX_NAME_LENGTH, NAME_RULE, assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
 export type { TagParts } from './tag.ts';
 export { newVersionId, versionIdTime } from './version-id.ts';

@@ -3,22 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { TiffinError, messageOf } from '../errors/index.ts';
-import type { TensorSpec } from '../runtime/tensor.ts';
+import type { Signature, TensorSpec } from '../runtime/tensor.ts';
+import type { ModelDescriptor } from '../runtime/types.ts';
 import { DTYPES, isDType } from '../runtime/tensor.ts';
 import { relativePathProblem } from './relative-path.ts';
 import { LATEST, NAME_RULE, isValidName } from './tag.ts';
 
 export const MANIFEST_FILE = 'model.yaml';
 export const MANIFEST_SCHEMA_VERSION = 1;
-
-export interface Signature {
-  /** Whether calls to this method can be grouped into one batch. */
-  batchable: boolean;
-  /** The dimension along which inputs are stacked and outputs split (usually 0). */
-  batchDim: number;
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-}
 
 export interface FileEntry {
   /** Path relative to the version folder, with forward slashes. */
@@ -27,21 +19,11 @@ export interface FileEntry {
   sha256: string;
 }
 
-export interface ModelManifest {
+/** model.yaml: what a runtime is told when it loads the version (ModelDescriptor), plus the store's own records. */
+export interface ModelManifest extends ModelDescriptor {
   schemaVersion: number;
-  name: string;
-  version: string;
-  framework: string;
-  frameworkVersion: string;
-  /** File the runtime loads, relative to the version folder. */
-  entry: string;
-  /** ISO 8601 creation time. */
-  createdAt: string;
   /** Total bytes of all files. */
   size: number;
-  labels: Record<string, string>;
-  metadata: Record<string, unknown>;
-  signatures: Record<string, Signature>;
   files: FileEntry[];
 }
 

@@ -4,7 +4,7 @@
 // log are on, tracing follows OTEL_*, and prediction logging is off until a folder is given.
 import { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
-import { booleanText, numeric, parseSize } from '../config/units.ts';
+import { booleanText, numeric, parseSize } from '../units/index.ts';
 import { resolveBuckets, type MetricBuckets } from './buckets.ts';
 
 // Constants the config, the logger and the HTTP hooks share. This file imports no logging or tracing library, so

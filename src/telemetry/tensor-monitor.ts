@@ -1,6 +1,6 @@
 // Prediction logging for models served without code (`tiffin serve --models` with `monitor:` set): a call's
 // input tensors are logged as features and its outputs as predictions, one column per tensor.
-import { fromBFloat16Bits, fromFloat16Bits } from '../onnx/half.ts';
+import { fromBFloat16Bits, fromFloat16Bits } from '../runtime/half.ts';
 import type { Tensor, Tensors } from '../runtime/tensor.ts';
 import type { CallOptions } from '../runtime/types.ts';
 import type { PredictionLog, PredictionRecord } from './prediction-log.ts';

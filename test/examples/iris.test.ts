@@ -8,7 +8,7 @@ import iris from '../../examples/iris/service.ts';
 import { loadIris, train } from '../../examples/iris/train.ts';
 import { Models } from '../../src/models/index.ts';
 import { logisticRegression } from '../../src/onnx/index.ts';
-import { RunnerModelProvider, startServer } from '../../src/server/index.ts';
+import { RunnerModelProvider, startServer } from '../../src/serving/index.ts';
 import { ModelStore } from '../../src/store/index.ts';
 import { tempDir } from '../../src/testing/temp-dir.ts';
 

@@ -26,7 +26,7 @@ test('importing src/client/index.ts in a fresh process loads no heavy module', (
     assert.ok(ours.includes('src/client/index.ts'), `recorded the client itself: ${ours.join(', ')}`);
     const loaded = urls.filter((u) => u.includes('/node_modules/') && !u.includes('/node_modules/tsx/') && !u.includes('/node_modules/esbuild/') && !u.includes('/node_modules/get-tsconfig/') && !u.includes('/node_modules/resolve-pkg-maps/'));
     for (const heavy of HEAVY) assert.ok(!loaded.some((u) => u.includes(`/node_modules/${heavy}`)), `loaded ${heavy}: ${loaded.join(', ')}`);
-    const outside = ours.filter((p) => !p.startsWith('src/client/') && p !== 'src/onnx/half.ts' && !p.startsWith('test/'));
+    const outside = ours.filter((p) => !p.startsWith('src/client/') && p !== 'src/runtime/half.ts' && !p.startsWith('test/'));
     assert.deepEqual(outside, [], 'the client loads no other Tiffin module at run time');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -52,5 +52,5 @@ test('the client source imports only types from outside src/client (static check
   const nonNode = [...bare].filter((s) => !s.startsWith('node:'));
   assert.deepEqual(nonNode, [], 'no package imports');
   const files = [...seen].map((f) => f.slice(ROOT.length)).filter((f) => !f.startsWith('src/client/'));
-  assert.deepEqual(files, ['src/onnx/half.ts']);
+  assert.deepEqual(files, ['src/runtime/half.ts']);
 });

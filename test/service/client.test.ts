@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { z } from 'zod';
 import { ClientError, createClient, type Client } from '../../src/client/index.ts';
 import type { Tensor } from '../../src/runtime/tensor.ts';
-import { startServer } from '../../src/server/index.ts';
+import { startServer } from '../../src/serving/index.ts';
 import { io, service } from '../../src/service/index.ts';
 import { demo } from './fixtures/demo-service.ts';
 import { deferred, fakeModel, fakeProvider, png, serve } from './helpers.ts';

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { Models } from '../../src/models/index.ts';
 import type { Tensors } from '../../src/runtime/tensor.ts';
 import type { ModelHandle } from '../../src/runtime/types.ts';
-import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/serving/index.ts';
 import type { ModelProvider } from '../../src/service/index.ts';
 import type { ApiMap, ModelTags, Service } from '../../src/service/index.ts';
 import { ModelStore } from '../../src/store/index.ts';

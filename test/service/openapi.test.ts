@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { before, after, describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { RunningServer } from '../../src/server/index.ts';
-import { startServer } from '../../src/server/index.ts';
+import { startServer } from '../../src/serving/index.ts';
 import { demo } from './fixtures/demo-service.ts';
 import { fakeProvider } from './helpers.ts';
 

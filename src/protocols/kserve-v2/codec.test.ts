@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isTiffinError } from '../../errors/index.ts';
-import { toBFloat16Bits, toFloat16Bits } from '../../onnx/half.ts';
+import { toBFloat16Bits, toFloat16Bits } from '../../runtime/half.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { V2_DATATYPES, dtypeOfDatatype, type V2Datatype } from './datatypes.ts';
 import { encodeInferResponse, parseInferBody } from './rest-codec.ts';

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
-import type { ModelManifest, Signature } from '../manifest.ts';
+import type { Signature } from '../../runtime/tensor.ts';
+import type { ModelManifest } from '../manifest.ts';
 import { MANIFEST_SCHEMA_VERSION, stringifyManifest } from '../manifest.ts';
 
 /** The repository root (where `--import tsx` resolves). */

@@ -1,4 +1,5 @@
-// Sizes and durations as people write them in config: `32MiB`, `512kb`, `30s`, `1500ms`, or plain numbers.
+// Owns: sizes, durations and booleans as people write them in config and env vars, shared by config/ and telemetry/.
+// Knows nothing about: any setting. Sizes and durations as people write them in config: `32MiB`, `512kb`, `30s`, `1500ms`, or plain numbers.
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
