@@ -19,9 +19,9 @@ import { availableParallelism, cpus } from 'node:os';
 import { ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import { AlwaysOnSampler, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { Tracing } from '../src/telemetry/tracing.ts';
-import { toWireJson } from '../src/telemetry/span-wire.ts';
-import { WorkerSpanProcessor } from '../src/telemetry/worker-span-processor.ts';
+import { Tracing } from '../src/telemetry/tracing/tracing.ts';
+import { toWireJson } from '../src/telemetry/tracing/span-wire.ts';
+import { WorkerSpanProcessor } from '../src/telemetry/tracing/worker-span-processor.ts';
 import { requestBody } from './lib/model.ts';
 import { fixed, markdownTable } from './lib/table.ts';
 

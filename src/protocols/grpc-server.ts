@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ModelRepository } from '../repository/index.ts';
 import { healthHandlers, loadHealthProto } from './grpc-health/health-service.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
-import type { Tracing } from '../telemetry/tracing.ts';
+import type { Tracing } from '../telemetry/tracing/tracing.ts';
 import { INFERENCE_SERVICE, loadInferenceProto } from './kserve-v2/grpc-proto.ts';
 import { inferenceServiceHandlers } from './kserve-v2/grpc-service.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';

@@ -3,7 +3,7 @@
 // and not-found answer), so mounting them leaves the host server's routes and parsers untouched.
 import type { FastifyInstance } from 'fastify';
 import type { ModelRepository } from '../repository/index.ts';
-import type { Tracing } from '../telemetry/tracing.ts';
+import type { Tracing } from '../telemetry/tracing/tracing.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import { kserveV2Routes } from './kserve-v2/rest-routes.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';

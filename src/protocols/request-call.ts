@@ -8,8 +8,8 @@ import type { Tensors } from '../runtime/tensor.ts';
 import type { CancelSignal } from '../runtime/cancellation.ts';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import { requestTelemetry } from '../telemetry/http-telemetry.ts';
-import { tracedHandle } from '../telemetry/model-tracing.ts';
-import type { Tracing } from '../telemetry/tracing.ts';
+import { tracedHandle } from '../telemetry/tracing/model-tracing.ts';
+import type { Tracing } from '../telemetry/tracing/tracing.ts';
 
 export interface ProtocolCall {
   /** The id the client sees: HTTP `x-request-id` (or the one the server made up), the V2 gRPC request's `id`. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
 import { booleanText, numeric, parseSize } from '../units/index.ts';
-import { resolveBuckets, type MetricBuckets } from './buckets.ts';
+import { resolveBuckets, type MetricBuckets } from './metrics/buckets.ts';
 
 // Constants the config, the logger and the HTTP hooks share. This file imports no logging or tracing library, so
 // loading a config stays cheap.

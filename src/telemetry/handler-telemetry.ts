@@ -1,11 +1,11 @@
 // What a handler's context gets from telemetry: ctx.metrics, ctx.monitor(name), ctx.fetch and the trace.
 // Transport-neutral (HTTP and gRPC handlers both get one); the server calls end() when the request is over.
 import type { Context, Span } from '@opentelemetry/api';
-import { PredictionLog, type PredictionRecord } from './prediction-log.ts';
+import { PredictionLog, type PredictionRecord } from './monitoring/prediction-log.ts';
 import type { ModelHandle } from '../runtime/types.ts';
-import { tracedHandles } from './model-tracing.ts';
-import type { RequestTrace, Tracing } from './tracing.ts';
-import type { UserMetrics } from './user-metrics.ts';
+import { tracedHandles } from './tracing/model-tracing.ts';
+import type { RequestTrace, Tracing } from './tracing/tracing.ts';
+import type { UserMetrics } from './metrics/user-metrics.ts';
 
 export class HandlerTelemetry {
   private records: Map<string, PredictionRecord> | undefined;

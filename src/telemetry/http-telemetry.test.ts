@@ -6,12 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { parseExposition, sampleValue } from './exposition.ts';
+import { parseExposition, sampleValue } from './metrics/exposition.ts';
 import { annotateRequest, quietPathMatcher, registerHttpTelemetry, requestTelemetry } from './http-telemetry.ts';
-import { createLogger } from './logger.ts';
-import { TiffinMetrics } from './metrics.ts';
-import { promtoolCheckMetrics } from './promtool.ts';
-import { Tracing } from './tracing.ts';
+import { createLogger } from './logs/logger.ts';
+import { TiffinMetrics } from './metrics/metrics.ts';
+import { promtoolCheckMetrics } from '../testing/promtool.ts';
+import { Tracing } from './tracing/tracing.ts';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;

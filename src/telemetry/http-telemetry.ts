@@ -3,10 +3,10 @@
 // nor traced by default: at one probe per second per pod they would drown the lines that matter.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import type { Logger } from 'pino';
-import { accessLogWriter } from './access-log.ts';
+import { accessLogWriter } from './logs/access-log.ts';
 import { DEFAULT_METRICS_PATH, DEFAULT_QUIET_PATHS } from './config.ts';
-import type { TiffinMetrics } from './metrics.ts';
-import { NO_REQUEST_TRACE, TIFFIN_ATTR, Tracing, type RequestTrace } from './tracing.ts';
+import type { TiffinMetrics } from './metrics/metrics.ts';
+import { NO_REQUEST_TRACE, TIFFIN_ATTR, Tracing, type RequestTrace } from './tracing/tracing.ts';
 
 export { DEFAULT_METRICS_PATH, DEFAULT_QUIET_PATHS };
 

@@ -6,11 +6,11 @@ import { BatchDispatcher, FakeClock, settle, type BatchCodec, type BatchInfo, ty
 import { RunnerPool } from '../runner/index.ts';
 import { saveMlp, testStore } from '../runner/test-fixtures.ts';
 import { tensor } from '../runtime/tensor.ts';
-import { findSamples, parseExposition, sampleValue } from './exposition.ts';
-import { TiffinMetrics } from './metrics.ts';
-import { promtoolCheckMetrics } from './promtool.ts';
+import { findSamples, parseExposition, sampleValue } from './metrics/exposition.ts';
+import { TiffinMetrics } from './metrics/metrics.ts';
+import { promtoolCheckMetrics } from '../testing/promtool.ts';
 import { observeLoads, observeRunner, splitTag, type ObservedRunner } from './runner-telemetry.ts';
-import { Tracing } from './tracing.ts';
+import { Tracing } from './tracing/tracing.ts';
 
 type Items = number[];
 

@@ -4,10 +4,10 @@
 // the main thread, where the dispatcher is: one scrape covers every replica once.
 import type { Context } from '@opentelemetry/api';
 import type { BatchInfo, DispatcherStats, FailedInfo, ShedInfo } from '../batching/index.ts';
-import type { TiffinMetrics } from './metrics.ts';
-import type { InferenceOutcome, ModelMetrics } from './model-metrics.ts';
-import { epochNowMs } from './recorded-span.ts';
-import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
+import type { TiffinMetrics } from './metrics/metrics.ts';
+import type { InferenceOutcome, ModelMetrics } from './metrics/model-metrics.ts';
+import { epochNowMs } from './tracing/recorded-span.ts';
+import { TIFFIN_ATTR, type Tracing } from './tracing/tracing.ts';
 
 /** What telemetry reads from a dispatcher (BatchDispatcher is one). */
 export interface ObservedDispatcher {

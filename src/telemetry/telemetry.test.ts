@@ -7,11 +7,11 @@ import { after, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { loadConfig } from '../config/index.ts';
 import { isTiffinError } from '../errors/index.ts';
-import { parseExposition, sampleValue } from './exposition.ts';
+import { parseExposition, sampleValue } from './metrics/exposition.ts';
 import { requestTelemetry } from './http-telemetry.ts';
 import { DEFAULT_TELEMETRY_CONFIG, resolveTelemetryConfig } from './config.ts';
 import { Telemetry } from './telemetry.ts';
-import { NO_REQUEST_TRACE } from './tracing.ts';
+import { NO_REQUEST_TRACE } from './tracing/tracing.ts';
 
 const dirs: string[] = [];
 after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));

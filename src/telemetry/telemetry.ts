@@ -4,17 +4,17 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { resolveTelemetryConfig, type TelemetryConfig, type TelemetrySections } from './config.ts';
-import type { GpuQuery } from './gpu-metrics.ts';
+import type { GpuQuery } from './metrics/gpu-metrics.ts';
 import { HandlerTelemetry } from './handler-telemetry.ts';
 import { registerHttpTelemetry } from './http-telemetry.ts';
-import { createLogger } from './logger.ts';
-import { TiffinMetrics } from './metrics.ts';
-import type { ModelMetrics } from './model-metrics.ts';
-import { PredictionLog } from './prediction-log.ts';
+import { createLogger } from './logs/logger.ts';
+import { TiffinMetrics } from './metrics/metrics.ts';
+import type { ModelMetrics } from './metrics/model-metrics.ts';
+import { PredictionLog } from './monitoring/prediction-log.ts';
 import { observeLoads, observeRunner, type ObservedRunner } from './runner-telemetry.ts';
-import { monitorLoads, type MonitoredConfig, type RunnableModel } from './tensor-monitor.ts';
-import { Tracing, type RequestTrace, type TracingOptions } from './tracing.ts';
-import { UserMetrics } from './user-metrics.ts';
+import { monitorLoads, type MonitoredConfig, type RunnableModel } from './monitoring/tensor-monitor.ts';
+import { Tracing, type RequestTrace, type TracingOptions } from './tracing/tracing.ts';
+import { UserMetrics } from './metrics/user-metrics.ts';
 
 export interface TelemetryOptions {
   /** The telemetry sections of tiffin.yaml (validated here; defaults fill the rest). */

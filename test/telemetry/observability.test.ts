@@ -20,7 +20,8 @@ import { tensor } from '../../src/runtime/tensor.ts';
 import { service } from '../../src/service/service.ts';
 import { serveModels, type ModelServer } from '../../src/serving/index.ts';
 import { ModelStore } from '../../src/store/index.ts';
-import { findSamples, parseExposition, promtoolCheckMetrics, sampleValue, Telemetry } from '../../src/telemetry/index.ts';
+import { findSamples, parseExposition, sampleValue, Telemetry } from '../../src/telemetry/index.ts';
+import { promtoolCheckMetrics } from '../../src/testing/promtool.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;

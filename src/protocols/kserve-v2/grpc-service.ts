@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
-import { NO_REQUEST_TRACE, type Tracing } from '../../telemetry/tracing.ts';
+import { NO_REQUEST_TRACE, type Tracing } from '../../telemetry/tracing/tracing.ts';
 import { Cancellation, type CancelSignal } from '../../runtime/cancellation.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import { grpcStatusOf, protocolError } from '../error-status.ts';

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
-import type { Tracing } from '../../telemetry/tracing.ts';
+import type { Tracing } from '../../telemetry/tracing/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone, headerValue, jsonBody } from '../http-helpers.ts';
 import { httpCall } from '../request-call.ts';

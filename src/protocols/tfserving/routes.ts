@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository, VersionSelector } from '../../repository/index.ts';
-import type { Tracing } from '../../telemetry/tracing.ts';
+import type { Tracing } from '../../telemetry/tracing/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
 import { parseLenientJson } from '../lenient-json.ts';

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import type { Tensor, TensorSpec, Tensors } from '../../runtime/tensor.ts';
-import type { Tracing } from '../../telemetry/tracing.ts';
+import type { Tracing } from '../../telemetry/tracing/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
 import { flattenNested, jsonToTensorData, nestedJson, nestedShape } from '../json-tensor.ts';

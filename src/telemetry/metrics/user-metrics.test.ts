@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { isTiffinError } from '../errors/index.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import { parseExposition, sampleValue } from './exposition.ts';
 import { UserMetrics } from './user-metrics.ts';
 

@@ -39,7 +39,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
 import { RecordedSpan, type SpanSink } from './recorded-span.ts';
 import { samplerFromEnv, spanLimitsFromEnv } from './span-config.ts';

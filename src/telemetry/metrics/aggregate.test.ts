@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { aggregateSnapshots } from './aggregate.ts';
 import { findSamples, parseExposition, sampleValue } from './exposition.ts';
 import { TiffinMetrics } from './metrics.ts';
-import { promtoolCheckMetrics } from './promtool.ts';
+import { promtoolCheckMetrics } from '../../testing/promtool.ts';
 
 describe('merging processes', () => {
   it('sums counters, histograms and additive gauges into one series each; GPU gauges are not added up', async () => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { isTiffinError, TiffinError } from '../errors/index.ts';
+import { isTiffinError, TiffinError } from '../../errors/index.ts';
 import { findSamples, parseExposition, sampleValue } from './exposition.ts';
 import { TiffinMetrics } from './metrics.ts';
 import { outcomeOf } from './model-metrics.ts';
-import { promtoolCheckMetrics } from './promtool.ts';
+import { promtoolCheckMetrics } from '../../testing/promtool.ts';
 
 const created: TiffinMetrics[] = [];
 function metrics(options: ConstructorParameters<typeof TiffinMetrics>[0] = {}): TiffinMetrics {

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isTiffinError } from '../errors/index.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import { PredictionLog, type RecordOutcome } from './prediction-log.ts';
-import { requestSampler } from './sampling.ts';
+import { requestSampler } from '../tracing/sampling.ts';
 import { logTensors, monitorLoads } from './tensor-monitor.ts';
-import { tensor, type Tensor } from '../runtime/tensor.ts';
+import { tensor, type Tensor } from '../../runtime/tensor.ts';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { parseExposition, sampleValue } from './exposition.ts';
 import { nvidiaSmiQuery, parseNvidiaSmiCsv, type GpuReading } from './gpu-metrics.ts';
 import { TiffinMetrics } from './metrics.ts';
-import { promtoolCheckMetrics } from './promtool.ts';
+import { promtoolCheckMetrics } from '../../testing/promtool.ts';
 
 describe('GPU metrics', () => {
   it('parse nvidia-smi CSV, including fields a device does not report', () => {

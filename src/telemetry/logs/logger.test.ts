@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { isTiffinError } from '../errors/index.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import { createLogger, type LogLevel } from './logger.ts';
 
 /** A destination that keeps what pino writes, line by line. */

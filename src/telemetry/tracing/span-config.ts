@@ -3,7 +3,7 @@
 // with the specification's names and defaults. A value that cannot be read stops start-up with CONFIG_INVALID
 // naming the variable, where the SDK would log a warning and carry on with a default.
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 import type { SpanLimits } from './recorded-span.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AlwaysOffSampler, InMemorySpanExporter, SamplingDecision } from '@opentelemetry/sdk-trace-base';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
-import { decodeTraceRequest, countSpans } from '../testing/otlp-protobuf.ts';
-import { isTiffinError } from '../errors/index.ts';
+import { decodeTraceRequest, countSpans } from '../../testing/otlp-protobuf.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import { batchOptionsFromEnv, otlpTracesProtocol, Tracing, tracingConfigFromEnv } from './tracing.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -3,9 +3,9 @@
 // span on in CallOptions.traceContext, so a runner's queue and batch spans become its children. Handles are
 // wrapped per request only when that request is traced; otherwise they are called as they are, at no cost.
 import { SpanStatusCode, type Context } from '@opentelemetry/api';
-import type { CallOptions, ModelHandle } from '../runtime/types.ts';
-import type { Tensors } from '../runtime/tensor.ts';
-import { WrappedHandle } from '../runtime/wrapped-handle.ts';
+import type { CallOptions, ModelHandle } from '../../runtime/types.ts';
+import type { Tensors } from '../../runtime/tensor.ts';
+import { WrappedHandle } from '../../runtime/wrapped-handle.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
 
 /** A handle with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the

@@ -2,8 +2,8 @@
 // name and version on every line), or pino-pretty for a developer's terminal (`--log-format pretty`).
 import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { TiffinError } from '../errors/index.ts';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './config.ts';
+import { TiffinError } from '../../errors/index.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../config.ts';
 import { LogDestination } from './log-destination.ts';
 
 export type { Logger } from 'pino';

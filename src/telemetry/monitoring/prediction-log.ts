@@ -7,7 +7,7 @@
 //
 // The request path only serialises values and pushes a line into memory; files are written in the background.
 // When the disk cannot keep up, lines are dropped and counted rather than making requests wait.
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 import { PredictionStream } from './prediction-stream.ts';
 import type { PredictionLogOptions, StreamOptions } from './prediction-types.ts';
 

@@ -3,12 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 import type { PredictionLog } from './prediction-log.ts';
 import { inferType, PredictionRecord, toPlain } from './prediction-record.ts';
 import type { ColumnRole, ColumnSpec, ColumnType, RecordOutcome, StreamOptions } from './prediction-types.ts';
-import { RotatingFile } from './rotating-file.ts';
-import { requestSampler } from './sampling.ts';
+import { RotatingFile } from '../logs/rotating-file.ts';
+import { requestSampler } from '../tracing/sampling.ts';
 
 const RESERVED = new Set(['request_id', 'timestamp']);
 const ROLES: ReadonlySet<string> = new Set(['feature', 'prediction', 'target']);

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import { AlwaysOffSampler, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
-import { tensor, type Tensors } from '../runtime/tensor.ts';
-import type { CallOptions, ModelHandle } from '../runtime/types.ts';
-import { HandlerTelemetry } from './handler-telemetry.ts';
+import { tensor, type Tensors } from '../../runtime/tensor.ts';
+import type { CallOptions, ModelHandle } from '../../runtime/types.ts';
+import { HandlerTelemetry } from '../handler-telemetry.ts';
 import { Tracing } from './tracing.ts';
-import { UserMetrics } from './user-metrics.ts';
+import { UserMetrics } from '../metrics/user-metrics.ts';
 import { Registry } from 'prom-client';
 
 const handle: ModelHandle = {

@@ -1,4 +1,4 @@
-// Runs `promtool check metrics` (from the Prometheus distribution) on exposition text: the reference
+// Owns: test support (never imported by library code): runs `promtool check metrics` (from the Prometheus distribution) on exposition text: the reference
 // linter for names, units, types and help. Tests use it to hold every scrape to Prometheus' own rules.
 import { spawn } from 'node:child_process';
 

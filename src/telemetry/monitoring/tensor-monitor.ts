@@ -1,8 +1,8 @@
 // Prediction logging for models served without code (`tiffin serve --models` with `monitor:` set): a call's
 // input tensors are logged as features and its outputs as predictions, one column per tensor.
-import { fromBFloat16Bits, fromFloat16Bits } from '../runtime/half.ts';
-import type { Tensor, Tensors } from '../runtime/tensor.ts';
-import type { CallOptions } from '../runtime/types.ts';
+import { fromBFloat16Bits, fromFloat16Bits } from '../../runtime/half.ts';
+import type { Tensor, Tensors } from '../../runtime/tensor.ts';
+import type { CallOptions } from '../../runtime/types.ts';
 import type { PredictionLog, PredictionRecord } from './prediction-log.ts';
 
 /** The tensor's values as JSON-friendly numbers (half floats decoded, 64-bit integers as numbers, bools as 0/1). */

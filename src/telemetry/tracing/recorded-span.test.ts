@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { isTiffinError } from '../errors/index.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import { samplerFromEnv, spanLimitsFromEnv } from './span-config.ts';
 import { Tracing } from './tracing.ts';
 

@@ -2,7 +2,7 @@
 // per request and per batch) skips label lookups (bound-metrics.ts).
 import { Gauge, type Registry } from 'prom-client';
 import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
-import { isTiffinError } from '../errors/index.ts';
+import { isTiffinError } from '../../errors/index.ts';
 import type { MetricBuckets } from './buckets.ts';
 
 /** How an inference call ended. `shed`: dropped from the queue because it could no longer meet its deadline;

@@ -1,7 +1,7 @@
 // Histogram bucket bounds for Tiffin's built-in histograms. Histograms rather than summaries because
 // buckets add up across replicas and servers; bounds are configurable since the right ones depend on
 // the model (a 2 ms MLP and a 2 s diffusion step want different resolution).
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 
 export interface MetricBuckets {
   /** tiffin_http_request_duration_seconds */

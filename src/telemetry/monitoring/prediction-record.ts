@@ -1,6 +1,6 @@
 // One request's row in a prediction stream: values are serialised as they are logged (so a caller that
 // mutates or hands over its buffers afterwards cannot change what is logged), and the row is queued on commit.
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 import type { PredictionStream } from './prediction-stream.ts';
 import type { ColumnRole, ColumnType } from './prediction-types.ts';
 

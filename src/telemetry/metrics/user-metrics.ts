@@ -1,7 +1,7 @@
 // The small API that handlers use to add their own metrics (`ctx.metrics`). Get-or-create, so a handler can
 // ask for its counter on every request; a second definition that disagrees is a bug and throws.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { TiffinError } from '../errors/index.ts';
+import { TiffinError } from '../../errors/index.ts';
 
 export type MetricLabels = Record<string, string | number>;
 
