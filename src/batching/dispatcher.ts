@@ -178,8 +178,8 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   /**
    * Decides once this event-loop turn has read every request that came in with this one: under load,
    * one turn parses many sockets' requests, and deciding on the first would send it alone to an idle
-   * replica and the rest after it (with 64 connections, batches of 13 rows on average instead of 19,
-   * and 10-20% fewer requests per second). A lone request still leaves in the same turn.
+   * replica and the rest after it: smaller batches and fewer requests per second under load (bench/RESULTS.md).
+   * A lone request still leaves in the same turn.
    */
   private pumpSoon(): void {
     if (!this.clock.defer) return this.pump();

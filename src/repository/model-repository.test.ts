@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTiffinError } from '../errors/index.ts';
 import { ModelRepository } from './model-repository.ts';
-import { FakeLoader, fakeStore, saveFake, xFeeds } from './test-fixtures.ts';
+import { FakeLoader, fakeStore, saveFake, xFeeds } from '../testing/repository-fixtures.ts';
 import type { ModelRepositoryOptions, ServedModelConfig } from './index.ts';
 
 async function setup(models: ServedModelConfig[], versions: Record<string, string[]>, options: Partial<ModelRepositoryOptions> = {}) {

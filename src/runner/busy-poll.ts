@@ -1,9 +1,10 @@
 // Busy polling: keeping a thread's event loop turning for a short while when a message is expected soon,
-// instead of letting it sleep. A message to a thread asleep in epoll_wait has to wake it, which on a 2-core
-// VM took the sender's system call 37-45 µs (it interrupts the other core) and delayed the receiver further.
+// instead of letting it sleep. A message to a thread asleep in epoll_wait has to wake it: the sender's system
+// call interrupts the other core, and the receiver starts late.
 // A chain of setImmediate keeps libuv polling for I/O with a zero timeout, so the thread never sleeps, still
 // handles every message, timer and socket as usual, and blocks nothing: it costs CPU only, at most the window.
-// Measured with tiffin serve at 1 connection: 1,695 -> 2,462 req/s (bench/RESULTS.md).
+// Kept for its end-to-end gain: at one connection `tiffin serve` went from 0.34 to 0.55 of a naive server's
+// requests per second (`npm run bench -- batching`, the 1-connection row; bench/RESULTS.md).
 export class BusyPoll {
   private until = 0;
   private polling = false;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Tensors } from '../runtime/tensor.ts';
 import type { Model } from '../runtime/types.ts';
 import { RunnerPool } from './runner-pool.ts';
-import { saveMlp, testStore } from './test-fixtures.ts';
+import { saveMlp, testStore } from '../testing/runner-fixtures.ts';
 
 const WIDTH = 256;
 const BATCH = 128;

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { isTiffinError, type TiffinError } from '../errors/index.ts';
 import { RunnerPool } from './runner-pool.ts';
-import { saveCrashy, saveMlp, testStore, type TestStore } from './test-fixtures.ts';
+import { saveCrashy, saveMlp, testStore, type TestStore } from '../testing/runner-fixtures.ts';
 
 interface Outcome {
   ok: boolean;

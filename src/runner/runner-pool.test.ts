@@ -7,7 +7,7 @@ import type { Tensors } from '../runtime/tensor.ts';
 import type { Model } from '../runtime/types.ts';
 import { RunnerPool } from './runner-pool.ts';
 import { runnerResources } from './resources.ts';
-import { saveCrashy, saveLogistic, saveMlp, testStore, type TestStore } from './test-fixtures.ts';
+import { saveCrashy, saveLogistic, saveMlp, testStore, type TestStore } from '../testing/runner-fixtures.ts';
 
 const LAYERS = [8, 32, 4];
 

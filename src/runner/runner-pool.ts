@@ -311,8 +311,7 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
   /**
    * Sends one batch to the replica that will be free first: the least busy. Among idle ones, the one
    * active last: its thread is still awake and its caches warm, while waking a thread that slept costs
-   * a call as much as the run itself at low traffic (measured 340 µs per sequential call with one
-   * replica kept busy, 670 µs taking turns between two, on a loaded 2-core VM). Among busy ones, the
+   * a call about as much as the run itself at low traffic (bench/RESULTS.md). Among busy ones, the
    * one active longest ago, whose batch is likely to end first.
    */
   private execute(method: string, input: unknown, options: ExecuteOptions): Promise<ExecuteResult<unknown>> {

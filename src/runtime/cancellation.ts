@@ -1,7 +1,7 @@
 // Cancelling a model call when its request goes away, without an AbortSignal per request. Node 20's
 // AbortSignal is dear in a way no CPU profile of the request shows: measured, AbortSignals that die young are
 // promoted to the old generation all the same, so a signal per request at a few thousand requests per second
-// turns 1 ms scavenges into 5-10 ms ones plus frequent full collections (bench/RESULTS.md). Servers give each
+// makes scavenges several times longer and full collections frequent (bench/RESULTS.md). Servers give each
 // request a Cancellation instead; it makes a real AbortSignal only for code that asks for one.
 import type { Tensors } from './tensor.ts';
 import type { CallOptions, ModelHandle } from './types.ts';

@@ -19,7 +19,7 @@ export interface InFlightRequest {
 /**
  * The requests in flight, as a list linked through the requests themselves. A Set would read better, but with a
  * long-lived Set taking and dropping an entry per request, requests' objects were promoted to the old generation
- * (measured: scavenges of 5-6 ms instead of about 1 ms; bench/RESULTS.md).
+ * and scavenges took several times as long (bench/RESULTS.md).
  */
 class InFlightList {
   private head: InFlightRequest | undefined;

@@ -7,8 +7,8 @@ import { gzipSync } from 'node:zlib';
 import { isTiffinError } from '../errors/index.ts';
 import { ModelStore } from './local-store.ts';
 import { STAGING_DIR } from './staging.ts';
-import type { RawEntry } from './test-fixtures/helpers.ts';
-import { buildTarGz, manifestText, randomFile, sampleSignatures, sha256, snapshot, tempDir } from './test-fixtures/helpers.ts';
+import type { RawEntry } from '../testing/store/helpers.ts';
+import { buildTarGz, manifestText, randomFile, sampleSignatures, sha256, snapshot, tempDir } from '../testing/store/helpers.ts';
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
   const tmp = await tempDir(t);

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isTiffinError } from '../errors/index.ts';
-import { ModelStore, TEST_PAUSE_SAVE_ENV } from './local-store.ts';
+import { ModelStore } from './local-store.ts';
 import type { ModelManifest } from './manifest.ts';
 import { STAGING_DIR } from './staging.ts';
-import { REPO_ROOT, SAVE_CHILD, randomFile, sampleSignatures, sha256, tempDir } from './test-fixtures/helpers.ts';
+import { REPO_ROOT, SAVE_CHILD, randomFile, sampleSignatures, sha256, tempDir } from '../testing/store/helpers.ts';
 
 type ChildResult = { ok: true; manifest: ModelManifest } | { ok: false; code: string; message: string };
 
@@ -23,9 +23,9 @@ interface Saver {
 }
 
 function startSaver(job: { root: string; name: string; version?: string; sourcePath: string; force?: boolean }, pauseMs = 0): Saver {
-  const env: NodeJS.ProcessEnv = { ...process.env, [TEST_PAUSE_SAVE_ENV]: String(pauseMs) };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
-  const child = fork(SAVE_CHILD, [JSON.stringify(job)], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(SAVE_CHILD, [JSON.stringify({ ...job, pauseMs })], { cwd: REPO_ROOT, execArgv: ['--import', 'tsx'], env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const messages: unknown[] = [];
   const waiters: ((m: unknown) => void)[] = [];
   child.on('message', (m) => {

@@ -1,6 +1,6 @@
 // Owns: the model store: tags, generated versions, model.yaml manifests, atomic on-disk storage, archives.
 // Knows nothing about: runtimes, servers (callers run a runtime's prepare() first, then hand the store the result).
-export { ModelStore, defaultStoreRoot, TEST_PAUSE_SAVE_ENV } from './local-store.ts';
+export { ModelStore, defaultStoreRoot } from './local-store.ts';
 export type { DeleteOptions, ImportOptions, ListOptions, ModelStoreOptions, StoredModel, VerifyReport, WriteModelInput } from './local-store.ts';
 export { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
 export type { FileEntry, ManifestProblem, ModelManifest } from './manifest.ts';

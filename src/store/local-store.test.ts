@@ -8,7 +8,7 @@ import { ModelStore, defaultStoreRoot } from './local-store.ts';
 import type { WriteModelInput } from './local-store.ts';
 import { readManifest, stringifyManifest } from './manifest.ts';
 import { STAGING_DIR } from './staging.ts';
-import { randomFile, sampleSignatures, sha256, snapshot, tempDir } from './test-fixtures/helpers.ts';
+import { randomFile, sampleSignatures, sha256, snapshot, tempDir } from '../testing/store/helpers.ts';
 
 const code = (c: string) => (err: unknown) => isTiffinError(err) && err.code === c;
 

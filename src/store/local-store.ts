@@ -3,7 +3,6 @@
 import { lstat, mkdir, readdir, realpath, rename, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TiffinError, isTiffinError } from '../errors/index.ts';
 import { extractModelArchive, writeArchive } from './archive.ts';
 import { digestFile, writeFileSynced } from './digest.ts';
@@ -15,13 +14,6 @@ import { fsyncDir, makeStagingDir, removeDeadStaging, removeQuietly, stagingPath
 import type { TagParts } from './tag.ts';
 import { assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
 import { newVersionId } from './version-id.ts';
-
-/**
- * Test-only hook: when set to a number of milliseconds, `write()` waits that long after the version is fully staged
- * (files and model.yaml written) and before it is renamed into place. Tests use it to kill a save half-way and to
- * make concurrent saves collide at the rename. Never set it in production.
- */
-export const TEST_PAUSE_SAVE_ENV = 'TIFFIN_TEST_PAUSE_SAVE';
 
 /** The default store root: `$TIFFIN_HOME/models`, or `~/.tiffin/models`. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -143,7 +135,6 @@ export class ModelStore {
       // What is returned is what get() will read back (no aliasing of the caller's objects).
       const manifest = parseManifest(stringifyManifest(built), tag);
       await this.writeManifestFile(staged, manifest);
-      await testPause();
       await this.publish(staged, input.name, version, input.force === true);
       return manifest;
     } catch (err) {
@@ -484,9 +475,4 @@ function existsError(name: string, version: string): TiffinError {
   return new TiffinError('MODEL_EXISTS', `${name}:${version} already exists; pass force to replace it, or choose another version.`, {
     details: { tag: `${name}:${version}` },
   });
-}
-
-async function testPause(): Promise<void> {
-  const ms = Number(process.env[TEST_PAUSE_SAVE_ENV]);
-  if (Number.isFinite(ms) && ms > 0) await sleep(ms);
 }

@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { isTiffinError } from '../errors/index.ts';
 import type { ManifestProblem, ModelManifest } from './manifest.ts';
 import { parseManifest, stringifyManifest, validateManifest } from './manifest.ts';
-import { sampleSignatures } from './test-fixtures/helpers.ts';
+import { sampleSignatures } from '../testing/store/helpers.ts';
 
 const SHA = 'a'.repeat(64);
 

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { BatchDispatcher, FakeClock, settle, type BatchCodec, type BatchInfo, type BatchTarget, type DispatcherEvents, type ExecuteResult } from '../batching/index.ts';
 import { RunnerPool } from '../runner/index.ts';
-import { saveMlp, testStore } from '../runner/test-fixtures.ts';
+import { saveMlp, testStore } from '../testing/runner-fixtures.ts';
 import { tensor } from '../runtime/tensor.ts';
 import { findSamples, parseExposition, sampleValue } from './metrics/exposition.ts';
 import { TiffinMetrics } from './metrics/metrics.ts';

@@ -8,7 +8,7 @@ import type { ModelRepository } from '../../repository/index.ts';
 import type { DType } from '../../runtime/tensor.ts';
 import { loadHealthProto } from '../grpc-health/health-service.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../grpc-server.ts';
-import { repositoryOver, saveOnnx, tempModels } from '../test-fixtures/serving.ts';
+import { repositoryOver, saveOnnx, tempModels } from '../../testing/protocol-serving.ts';
 import { datatypeOfDtype } from './datatypes.ts';
 import { loadInferenceProto, type InferTensorContents, type ModelInferRequest, type ModelInferResponse } from './grpc-proto.ts';
 import { tensorFromRaw, tensorToRaw } from './raw-tensor.ts';

@@ -9,7 +9,7 @@ import { identity, linearRegression, mixedIO } from '../../onnx/index.ts';
 import type { Models } from '../../models/index.ts';
 import { inProcessLoader, type ModelLoader, type ModelRepository } from '../../repository/index.ts';
 import type { DType } from '../../runtime/tensor.ts';
-import { getJson, postJson, repositoryOver, saveOnnx, serveProtocols, tempModels, type TestServer } from '../test-fixtures/serving.ts';
+import { getJson, postJson, repositoryOver, saveOnnx, serveProtocols, tempModels, type TestServer } from '../../testing/protocol-serving.ts';
 import { datatypeOfDtype } from './datatypes.ts';
 
 /** Datatypes onnxruntime can run through Identity (BF16 cannot be loaded by onnxruntime-node 1.30). */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { linearRegression, mixedIO } from '../../onnx/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
-import { getJson, postJson, repositoryOver, saveOnnx, serveProtocols, tempModels, type TestServer } from '../test-fixtures/serving.ts';
+import { getJson, postJson, repositoryOver, saveOnnx, serveProtocols, tempModels, type TestServer } from '../../testing/protocol-serving.ts';
 
 let repository: ModelRepository;
 let server: TestServer;

@@ -6,8 +6,8 @@ import { TiffinError } from '../errors/index.ts';
 import { ModelStore } from '../store/index.ts';
 import type { Signature } from '../runtime/tensor.ts';
 import type { Tensors } from '../runtime/tensor.ts';
-import { tempDir } from '../testing/temp-dir.ts';
-import type { LoadedModel, ModelLoader } from './types.ts';
+import { tempDir } from './temp-dir.ts';
+import type { LoadedModel, ModelLoader } from '../repository/types.ts';
 
 const SIGNATURE: Signature = {
   batchable: false,

@@ -3,12 +3,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Models } from '../../models/index.ts';
-import { ModelRepository, inProcessLoader, type ModelRepositoryOptions, type ServedModelConfig } from '../../repository/index.ts';
-import type { ModelManifest } from '../../store/manifest.ts';
-import { ModelStore } from '../../store/index.ts';
-import { tempDir } from '../../testing/temp-dir.ts';
-import { protocolRoutes, type ProtocolRoutesOptions } from '../protocol-routes.ts';
+import { Models } from '../models/index.ts';
+import { ModelRepository, inProcessLoader, type ModelRepositoryOptions, type ServedModelConfig } from '../repository/index.ts';
+import type { ModelManifest } from '../store/manifest.ts';
+import { ModelStore } from '../store/index.ts';
+import { tempDir } from './temp-dir.ts';
+import { protocolRoutes, type ProtocolRoutesOptions } from '../protocols/protocol-routes.ts';
 
 export async function tempModels(): Promise<Models> {
   return new Models(new ModelStore(await tempDir('protocol-store')));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Models } from '../models/index.ts';
 import { logisticRegression, mlp } from '../onnx/index.ts';
 import { ModelStore } from '../store/index.ts';
-import { tempDir } from '../testing/temp-dir.ts';
+import { tempDir } from './temp-dir.ts';
 
 export interface TestStore {
   root: string;

@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import type { Signature } from '../../runtime/tensor.ts';
-import type { ModelManifest } from '../manifest.ts';
-import { MANIFEST_SCHEMA_VERSION, stringifyManifest } from '../manifest.ts';
+import type { ModelManifest } from '../../store/manifest.ts';
+import { MANIFEST_SCHEMA_VERSION, stringifyManifest } from '../../store/manifest.ts';
 
 /** The repository root (where `--import tsx` resolves). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
