@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { InputIO, JsonSchema, MediaTypeMap, OutputIO, RequestPayload, ResponseBody } from './io-types.ts';
 import { issuesFromZod, validationError } from './validation.ts';
-import { compileFastCheck, NOT_SURE, type FastCheck } from './zod-fast-check.ts';
 
 export const JSON_MEDIA_TYPE = 'application/json';
 
@@ -41,27 +40,16 @@ export function parseJsonBody(body: Buffer): unknown {
   }
 }
 
-function jsonBody(value: unknown): ResponseBody {
-  return { type: 'body', contentType: 'application/json; charset=utf-8', body: JSON.stringify(value) ?? 'null' };
-}
-
 export class JsonIO<S extends z.ZodType> implements InputIO<z.output<S>, z.input<S>>, OutputIO<z.input<S>, z.output<S>> {
   readonly kind = 'json';
   readonly accepts = [JSON_MEDIA_TYPE] as const;
   declare readonly '~input'?: { value: z.output<S>; wire: z.input<S> };
   declare readonly '~output'?: { returned: z.input<S>; wire: z.output<S> };
 
-  /** zod's answer for the common valid values, cheaper (see zod-fast-check.ts); NOT_SURE sends a value to zod. */
-  private readonly fast: FastCheck;
-
-  constructor(readonly schema: S) {
-    this.fast = compileFastCheck(schema) ?? (() => NOT_SURE);
-  }
+  constructor(readonly schema: S) {}
 
   async parse(payload: RequestPayload): Promise<z.output<S>> {
     const value = parseJsonBody(payload.body);
-    const checked = this.fast(value);
-    if (checked !== NOT_SURE) return checked as z.output<S>;
     const result = await safeParse(this.schema, value);
     if (result.success) return result.data;
     if (value === undefined) throw validationError([{ path: [], message: 'the body is empty; send a JSON value (Content-Type: application/json)' }]);
@@ -69,8 +57,6 @@ export class JsonIO<S extends z.ZodType> implements InputIO<z.output<S>, z.input
   }
 
   async serialize(value: z.input<S>): Promise<ResponseBody> {
-    const checked = this.fast(value);
-    if (checked !== NOT_SURE) return jsonBody(checked);
     const result = await safeParse(this.schema, value);
     if (!result.success) {
       // The handler broke its own contract: a server bug, not the client's. Details stay in the log.
@@ -78,7 +64,7 @@ export class JsonIO<S extends z.ZodType> implements InputIO<z.output<S>, z.input
         details: { issues: issuesFromZod(result.error) },
       });
     }
-    return jsonBody(result.data);
+    return { type: 'body', contentType: 'application/json; charset=utf-8', body: JSON.stringify(result.data) ?? 'null' };
   }
 
   requestContent(): MediaTypeMap {
