@@ -4,6 +4,7 @@ import { Models } from '../models/index.ts';
 import { ModelStore } from '../store/index.ts';
 import { modelsCommand } from './models-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { tokensCommand } from './tokens-command.ts';
 
 const program = new Command('tiffin')
   .description('Tiffin: store, serve, batch and ship trained models from TypeScript')
@@ -13,5 +14,6 @@ const program = new Command('tiffin')
 let models: Models | undefined;
 program.addCommand(modelsCommand(() => (models ??= new Models(new ModelStore()))));
 program.addCommand(serveCommand());
+program.addCommand(tokensCommand());
 
 await program.parseAsync(process.argv);

@@ -1,10 +1,13 @@
 // `tiffin serve <service>`: loads a service module, reads configuration (flags > TIFFIN_* env > tiffin.yaml),
 // serves it, and shuts down gracefully on SIGTERM/SIGINT (exit 0). `--reload` supervises a child instead.
+import { networkInterfaces } from 'node:os';
 import { dirname, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
+import { SCOPES } from '../auth/index.ts';
 import { TiffinError } from '../errors/index.ts';
+import { isLoopbackHost } from '../server/index.ts';
 import { startServer, type RunningServer } from '../serving/index.ts';
 import { serveModels, serveModelsOptions, serverOptions, wantsModelServer, type ModelServer } from '../serving/index.ts';
 import type { ModelTags } from '../service/context.ts';
@@ -70,7 +73,24 @@ function printBanner(svc: Service<ModelTags, ApiMap>, server: RunningServer, fil
   for (const api of svc.apis) process.stdout.write(`  POST ${api.route.padEnd(width)}  ${api.summary ?? api.description?.split('\n')[0] ?? ''}`.trimEnd() + '\n');
   if (config.server.docs) process.stdout.write(`  docs ${server.url}/docs  (OpenAPI: ${server.url}/docs.json)\n`);
   if (Object.keys(svc.models).length) process.stdout.write(`  models ${Object.entries(svc.models).map(([k, t]) => `${k}=${t}`).join(', ')}\n`);
-  if (config.server.host === '127.0.0.1') process.stdout.write('  (listening on loopback only; --host 0.0.0.0 to accept other machines)\n');
+  printExposure(server, config);
+}
+
+/** Where other machines can reach the server, and which scopes need a token. */
+function printExposure(server: RunningServer, config: TiffinConfig): void {
+  const { host, port } = server;
+  if (isLoopbackHost(host)) {
+    process.stdout.write('  (listening on loopback only; --host 0.0.0.0 to accept other machines)\n');
+  } else {
+    const all = host === '0.0.0.0' || host === '::';
+    const addresses = all
+      ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => !a.internal && (host === '::' || a.family === 'IPv4')).map((a) => (a.family === 'IPv6' ? `[${a.address}]` : a.address)))
+      : [host];
+    process.stdout.write(`  listening on ${all ? `every interface (${host})` : host}: ${addresses.map((a) => `http://${a}:${port}`).join(', ') || '(no external address found)'}\n`);
+  }
+  const tokens = config.auth.tokens;
+  const scopes = SCOPES.map((scope) => `${scope} ${tokens.protectedScopes.has(scope) ? 'needs a token' : 'open'}`);
+  process.stdout.write(`  access: ${scopes.join(', ')}; probes open (docs/security.md)\n`);
 }
 
 /** What `tiffin serve` prints for store models served with no code, and for the protocols beside a service. */
@@ -138,6 +158,7 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
     ...serverOptions(config),
     logger: log,
     telemetry,
+    auth: { tokens: config.auth.tokens, allowedHosts: config.auth.allowedHosts },
   });
   exitOnSignals(closing(server, telemetry), log);
   printBanner(svc, server, serviceFile, config);
@@ -165,6 +186,7 @@ async function serveStoreModels(config: TiffinConfig): Promise<void> {
   const served = await serveModels(serveModelsOptions(config, { telemetry }));
   exitOnSignals(closing(served, telemetry), log);
   printModelServing(served, config);
+  printExposure(served.http, config);
   await awaitReady(served.http, closing(served, telemetry));
 }
 

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ServedModelConfig } from '../repository/types.ts';
+import { TokenSet, resolveAuth, type AuthConfig } from '../auth/index.ts';
 import type { TelemetrySections } from '../telemetry/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
@@ -30,6 +31,7 @@ export const ENV_VARS = {
   TIFFIN_GRPC_PORT: 'protocols.grpc.port',
   TIFFIN_GRPC_HOST: 'protocols.grpc.host',
   TIFFIN_POLL_INTERVAL: 'repository.pollInterval',
+  TIFFIN_LOAD_UNLISTED: 'repository.loadUnlisted',
   TIFFIN_ACCESS_LOG: 'logging.accessLog',
   TIFFIN_METRICS_ENABLED: 'metrics.enabled',
   TIFFIN_METRICS_PATH: 'metrics.path',
@@ -37,6 +39,12 @@ export const ENV_VARS = {
   TIFFIN_MAX_TRACES_PER_SECOND: 'tracing.maxTracesPerSecond',
   TIFFIN_MONITORING_DIR: 'monitoring.dir',
   TIFFIN_MONITORING_SAMPLE_RATE: 'monitoring.sampleRate',
+  TIFFIN_INFERENCE_TOKEN: 'auth.inferenceToken',
+  TIFFIN_MANAGEMENT_TOKEN: 'auth.managementToken',
+  TIFFIN_METRICS_TOKEN: 'auth.metricsToken',
+  TIFFIN_TOKENS_FILE: 'auth.tokensFile',
+  TIFFIN_PROTECT_METRICS: 'auth.protectMetrics',
+  TIFFIN_ALLOWED_HOSTS: 'auth.allowedHosts',
 } as const;
 
 export interface TiffinConfig {
@@ -61,9 +69,11 @@ export interface TiffinConfig {
     /** host undefined: the HTTP server's host. */
     grpc: { enabled: boolean; port: number; host: string | undefined };
   };
-  repository: { pollIntervalMs: number; drainTimeoutMs: number; strictReadiness: boolean };
+  repository: { pollIntervalMs: number; drainTimeoutMs: number; strictReadiness: boolean; loadUnlisted: boolean };
   /** The metrics, tracing and monitoring sections and the access-log keys, as given: Telemetry fills in its defaults. */
   telemetry: TelemetrySections;
+  /** Tokens (read from their files at load) and allowed Host names. */
+  auth: AuthConfig;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -71,8 +81,9 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   logging: { level: 'info', format: 'json' },
   models: [],
   protocols: { rest: [...REST_PROTOCOLS], grpc: { enabled: true, port: 8001, host: undefined } },
-  repository: { pollIntervalMs: 2000, drainTimeoutMs: 30_000, strictReadiness: true },
+  repository: { pollIntervalMs: 2000, drainTimeoutMs: 30_000, strictReadiness: true, loadUnlisted: false },
   telemetry: {},
+  auth: { tokens: new TokenSet([]), allowedHosts: [] },
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -154,7 +165,8 @@ function issuesOf(error: z.core.$ZodError, raw: unknown, sourceOf: (key: string)
     }
     const key = path.join('.');
     const got = getKey(raw, issue.path);
-    const gotText = got === undefined ? '' : ` (got ${JSON.stringify(got)})`;
+    // Secrets are never echoed back, not even in an error.
+    const gotText = got === undefined || /token/i.test(key) ? '' : ` (got ${JSON.stringify(got)})`;
     out.push({ source: sourceOf(key), key, message: `${key || '(top level)'}: ${issue.message}${gotText}` });
   }
   return out;
@@ -269,6 +281,7 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       pollIntervalMs: merged.repository?.pollInterval ?? DEFAULT_CONFIG.repository.pollIntervalMs,
       drainTimeoutMs: merged.repository?.drainTimeout ?? DEFAULT_CONFIG.repository.drainTimeoutMs,
       strictReadiness: merged.repository?.strictReadiness ?? DEFAULT_CONFIG.repository.strictReadiness,
+      loadUnlisted: merged.repository?.loadUnlisted ?? DEFAULT_CONFIG.repository.loadUnlisted,
     },
     telemetry: {
       metrics: merged.metrics,
@@ -276,5 +289,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       tracing: merged.tracing,
       monitoring: merged.monitoring,
     },
+    auth: resolveAuth(merged.auth),
   };
 }

@@ -1,6 +1,7 @@
 // The shape of tiffin.yaml, as zod schemas. Each section is optional and strict (typos are errors).
 // Later sections (models:, runners:, batching:) are added to `configFileSchema` beside `server` and `logging`.
 import { z } from 'zod';
+import { authSectionSchema } from '../auth/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
 import { booleanText, numeric, parseDuration, parseSize } from '../units/index.ts';
@@ -81,6 +82,8 @@ export const repositorySectionSchema = z.strictObject({
   drainTimeout: duration.optional(),
   /** Ready only when every served model has a ready version. */
   strictReadiness: flag.optional(),
+  /** The management API may load a stored model the server was not configured to serve. Default false. */
+  loadUnlisted: flag.optional(),
 });
 
 /** Every key tiffin.yaml may hold. All optional: defaults fill the rest. */
@@ -97,6 +100,8 @@ export const configFileSchema = z.strictObject({
   metrics: metricsSectionSchema.optional(),
   tracing: tracingSectionSchema.optional(),
   monitoring: monitoringSectionSchema.optional(),
+  /** Tokens and their scopes, protected /metrics, allowed Host names (src/auth/config.ts). */
+  auth: authSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

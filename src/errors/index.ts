@@ -20,6 +20,11 @@ export const ERROR_CODES = {
   INFERENCE_FAILED: 500,
   // model repository (served models and their versions)
   MODEL_NOT_READY: 503,
+  // who may call what (src/auth)
+  /** No token, or one the server does not know; the answer carries WWW-Authenticate: Bearer. */
+  UNAUTHENTICATED: 401,
+  /** A known token without the scope the call needs, or a Host the server does not answer to. */
+  FORBIDDEN: 403,
   // requests and services
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,

@@ -11,11 +11,13 @@ export const GRPC_STATUS = {
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 export interface ProtocolError {
@@ -42,6 +44,8 @@ export function protocolError(err: unknown): ProtocolError {
 /** The gRPC status for an error, by the HTTP status it maps to. */
 export function grpcStatusOf(err: unknown): number {
   const { status } = protocolError(err);
+  if (status === 401) return GRPC_STATUS.UNAUTHENTICATED;
+  if (status === 403) return GRPC_STATUS.PERMISSION_DENIED;
   if (status === 404) return GRPC_STATUS.NOT_FOUND;
   if (status === 409) return GRPC_STATUS.ALREADY_EXISTS;
   if (status === 413) return GRPC_STATUS.RESOURCE_EXHAUSTED;

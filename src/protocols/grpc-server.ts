@@ -1,7 +1,9 @@
 // The gRPC transport for the protocols: one @grpc/grpc-js server on its own port (default 8001, as
 // Triton) with the V2 inference service and the standard health service, over a ModelRepository.
 import * as grpc from '@grpc/grpc-js';
+import type { TokenSet } from '../auth/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
+import { withGrpcAuth } from './grpc-auth.ts';
 import { healthHandlers, loadHealthProto } from './grpc-health/health-service.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
@@ -22,6 +24,8 @@ export interface GrpcServerOptions {
   server?: ServerInfo;
   /** Traces ModelInfer calls (a SERVER span continuing a `traceparent` in the call's metadata). */
   tracing?: Tracing;
+  /** Tokens for the inference and repository methods (the `authorization` metadata); default: none needed. */
+  tokens?: TokenSet;
   /** How long close() lets calls in flight finish before cancelling them. Default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -45,7 +49,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': -1 });
   const inference = grpc.loadPackageDefinition(loadInferenceProto());
   const health = grpc.loadPackageDefinition(loadHealthProto());
-  server.addService(serviceDefinition(inference, INFERENCE_SERVICE), inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing));
+  const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing);
+  server.addService(serviceDefinition(inference, INFERENCE_SERVICE), options.tokens ? withGrpcAuth(handlers, options.tokens) : handlers);
   server.addService(serviceDefinition(health, 'grpc.health.v1.Health'), healthHandlers(options.repository, [INFERENCE_SERVICE]));
 
   const address = `${options.host ?? '0.0.0.0'}:${options.port ?? DEFAULT_GRPC_PORT}`;

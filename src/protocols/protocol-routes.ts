@@ -27,6 +27,15 @@ export interface ProtocolRoutesOptions {
   tracing?: Tracing;
 }
 
+const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/v2/models/:model/ready', '/v2/models/:model/versions/:version/ready', '/ping']);
+
+/** Who may call a protocol route (by its pattern): probes are open, the V2 repository is management, the rest is
+ * inference (undefined). */
+export function protocolRouteScope(route: string): 'open' | 'management' | undefined {
+  if (OPEN_ROUTES.has(route)) return 'open';
+  return route.startsWith('/v2/repository/') ? 'management' : undefined;
+}
+
 export async function protocolRoutes(app: FastifyInstance, options: ProtocolRoutesOptions): Promise<void> {
   const protocols = new Set(options.protocols ?? PROTOCOL_NAMES);
   const common = {

@@ -134,11 +134,12 @@ test('explicit unload drains and closes every version, keeps the model listed, a
   assert.deepEqual(loader.closed.sort(), ['a:1', 'a:2']);
   assert.deepEqual((await repository.index()).map((r) => [r.version, r.state, r.reason]), [['2', 'UNAVAILABLE', 'unloaded'], ['1', 'UNAVAILABLE', 'unloaded']]);
   assert.throws(() => repository.acquire('a'), (e) => isTiffinError(e, 'MODEL_NOT_READY') && /unloaded/.test(e.message));
-  assert.equal(repository.ready, true, 'an unloaded model does not make the server unready');
+  assert.equal(repository.ready, false, 'a configured model unloaded by hand makes the server unready: inference for it answers 503');
   await repository.refresh();
   assert.equal(repository.readyVersions('a').length, 0, 'the poller does not reload an unloaded model');
   await repository.load('a');
   assert.deepEqual(repository.readyVersions('a'), ['2', '1']);
+  assert.equal(repository.ready, true, 'ready again once it is loaded');
   await repository.close();
 });
 

@@ -50,6 +50,8 @@ interface ModelEntry {
   pins: Set<string>;
   /** Set by an explicit unload: nothing is loaded until an explicit load. */
   unloaded: boolean;
+  /** Configured (options.models or add()), so readiness waits for it; false for one an explicit load() added. */
+  configured: boolean;
   /** A model-level problem (nothing in the store, the store unreadable). */
   problem: string;
   /** Serializes everything that changes this model's versions. */
@@ -142,12 +144,13 @@ export class ModelRepository {
     return !this.closed;
   }
 
-  /** Ready for inference: started, not closing, and (strict) every served model has a READY version. */
+  /** Ready for inference: started, not closing, and (strict) every model it is configured to serve has a READY
+   * version; one unloaded by hand makes it unready too, since inference for it answers 503. */
   get ready(): boolean {
     if (!this.started || this.closed) return false;
     if (!this.strictReadiness) return true;
     for (const e of this.entries.values()) {
-      if (!e.unloaded && ![...e.versions.values()].some((s) => s.state === 'READY')) return false;
+      if (e.configured && ![...e.versions.values()].some((s) => s.state === 'READY')) return false;
     }
     return true;
   }
@@ -263,7 +266,7 @@ export class ModelRepository {
       if (!isValidName(name) || (await this.store.list({ name })).length === 0) {
         throw new TiffinError('MODEL_NOT_FOUND', `no model named ${name} in the store`, { details: { name } });
       }
-      e = this.entries.get(name) ?? this.addEntry({ name });
+      e = this.entries.get(name) ?? this.addEntry({ name }, false);
     }
     const entry = e;
     await this.enqueue(entry, async () => {
@@ -342,7 +345,7 @@ export class ModelRepository {
 
   // ---------------------------------------------------------------------------------------------------------
 
-  private addEntry(config: ServedModelConfig): ModelEntry {
+  private addEntry(config: ServedModelConfig, configured = true): ModelEntry {
     if (!isValidName(config.name)) throw new TiffinError('CONFIG_INVALID', `invalid model name ${JSON.stringify(config.name)}`);
     if (this.entries.has(config.name)) throw new TiffinError('CONFIG_INVALID', `model ${config.name} is listed twice`);
     assertVersionPolicy(config.versions ?? DEFAULT_VERSION_POLICY, config.name);
@@ -354,6 +357,7 @@ export class ModelRepository {
       wanted: [],
       pins: new Set(),
       unloaded: false,
+      configured,
       problem: '',
       queue: Promise.resolve(),
     };

@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { TiffinError } from '../errors/index.ts';
 import { RESERVED_PATHS } from '../service/service.ts';
 import { registerApiRoutes } from './api-routes.ts';
+import { registerAuth } from './auth-hook.ts';
 import type { AppContext } from './app-context.ts';
 import { registerDocsRoutes } from './docs-routes.ts';
 import { errorBody, toTiffinError } from './error-reply.ts';
@@ -71,6 +72,7 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  registerAuth(fastify, options.auth, { listenHost: options.host, metricsPath: app.telemetry.config.metrics.path });
 
   fastify.setErrorHandler((error, request, reply) => {
     const err = toTiffinError(error, options.maxBodySize);

@@ -9,13 +9,13 @@ export function registerHealthRoutes(fastify: FastifyInstance, app: AppContext):
   fastify.get('/livez', async () => ({ status: 'alive' }));
 
   fastify.get('/readyz', async () => {
-    const notReady = app.lifecycle.notReady();
+    const notReady = app.lifecycle.notReady(true);
     if (notReady) throw notReady;
     return { status: 'ready' };
   });
 
   fastify.get('/healthz', async (_request, reply) => {
-    const notReady = app.lifecycle.notReady();
+    const notReady = app.lifecycle.notReady(true);
     reply.status(notReady ? 503 : 200);
     return {
       status: app.lifecycle.phase,

@@ -4,3 +4,4 @@ export { serveService, type RunningServer } from './start-server.ts';
 export { DEFAULT_HOST, DEFAULT_MAX_BODY_SIZE, DEFAULT_PORT, DEFAULT_SHUTDOWN_GRACE_MS, type CorsOptions, type ServerOptions, type ServerPlugin } from './options.ts';
 export { openApiDocument, type OpenApiDocument } from './openapi.ts';
 export type { ErrorBody } from './error-reply.ts';
+export { isLoopbackHost, type AuthOptions, type RouteScope } from './auth-hook.ts';

@@ -1,7 +1,9 @@
 // What startServer takes, and the defaults that fill in what the caller left out.
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { TokenSet } from '../auth/index.ts';
 import type { ModelProvider } from '../service/model-provider.ts';
+import type { AuthOptions } from './auth-hook.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 
 export interface CorsOptions {
@@ -42,6 +44,9 @@ export interface ServerOptions {
    * its own encapsulated fastify scope after the API routes, so its parsers and error handler stay its own.
    */
   plugins?: ServerPlugin[];
+  /** Tokens and the scopes of routes (src/auth). Default: no tokens, every scope open; on loopback the Host header is
+   * still checked. */
+  auth?: AuthOptions;
 }
 
 /** A fastify plugin that adds routes to the server. */
@@ -68,5 +73,6 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     provider: options.provider,
     telemetry: options.telemetry,
     plugins: options.plugins ?? [],
+    auth: options.auth ?? { tokens: new TokenSet([]) },
   };
 }

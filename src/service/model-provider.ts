@@ -8,6 +8,8 @@ import type { ModelTags } from './context.ts';
 export interface OpenedModels {
   readonly handles: Readonly<Record<string, ModelHandle>>;
   close(): Promise<void>;
+  /** Whether the models can serve now (a model unloaded by hand cannot); absent: always, once opened. */
+  ready?(): boolean;
 }
 
 export interface ModelProvider {

@@ -29,6 +29,8 @@ export function serveModelsOptions(
     pollIntervalMs: repository.pollIntervalMs,
     drainTimeoutMs: repository.drainTimeoutMs,
     strictReadiness: repository.strictReadiness,
+    loadUnlisted: repository.loadUnlisted,
+    auth: config.auth,
   };
   if (extra.service) options.service = extra.service;
   if (extra.telemetry) options.telemetry = extra.telemetry;

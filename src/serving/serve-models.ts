@@ -2,13 +2,15 @@
 // beside a service's own APIs when one is given) and over gRPC, from a ModelRepository whose versions
 // run in runner pools (or in process, on request). With no service it is zero-code serving (`tiffin serve --models iris,ocr_det:3`).
 import type { Logger } from 'pino';
+import { TokenSet, type AuthConfig } from '../auth/index.ts';
+import { TiffinError } from '../errors/index.ts';
 import { Models } from '../models/index.ts';
 import {
   ModelRepository, inProcessLoader, runnerPoolLoader, type ModelLoader, type RunnerDefaults, type ServedModelConfig,
 } from '../repository/index.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../protocols/grpc-server.ts';
-import { protocolRoutes, type ProtocolName } from '../protocols/protocol-routes.ts';
-import type { RunningServer, ServerOptions } from '../server/index.ts';
+import { protocolRouteScope, protocolRoutes, type ProtocolName } from '../protocols/protocol-routes.ts';
+import { DEFAULT_HOST, isLoopbackHost, type RunningServer, type ServerOptions } from '../server/index.ts';
 import { startServer } from './start-server.ts';
 import type { ModelTags } from '../service/context.ts';
 import { service as defineService, type ApiMap, type Service } from '../service/service.ts';
@@ -25,7 +27,10 @@ export interface GrpcServingOptions {
 
 export interface ServeModelsOptions {
   /** The HTTP server: port, host, body limit (also the protocols' and gRPC's), logger... */
-  http?: Omit<ServerOptions, 'provider' | 'plugins'>;
+  http?: Omit<ServerOptions, 'provider' | 'plugins' | 'auth'>;
+  /** Tokens and their scopes (src/auth), for HTTP and gRPC. Default none: every scope open, which only a server on
+   * loopback may have (one beyond loopback refuses to start without a management token). */
+  auth?: AuthConfig;
   /** Store models to serve (the `models:` config section or `--models`). */
   models?: ServedModelConfig[];
   /** A service whose APIs are served beside the protocol routes; its models join the repository. */
@@ -44,6 +49,8 @@ export interface ServeModelsOptions {
   pollIntervalMs?: number;
   drainTimeoutMs?: number;
   strictReadiness?: boolean;
+  /** The management API may load stored models that were not configured. Default false: only configured ones. */
+  loadUnlisted?: boolean;
   /** HTTP protocols to mount; default all (kserve-v2, tfserving, torchserve). */
   protocols?: readonly ProtocolName[];
   /** The gRPC server; false turns it off. */
@@ -69,7 +76,21 @@ function modelsOnlyService(): Service<ModelTags, ApiMap> {
   return defineService('tiffin-models', { description: 'Store models served over the KServe V2, TF Serving and TorchServe protocols.' });
 }
 
+/** Anyone who can reach a port beyond loopback could load and unload models, unless a token guards them. */
+function checkExposure(hosts: string[], auth: AuthConfig): void {
+  const exposed = hosts.filter((h) => !isLoopbackHost(h));
+  if (exposed.length === 0 || auth.tokens.has('management')) return;
+  throw new TiffinError(
+    'CONFIG_INVALID',
+    `listening on ${exposed.join(' and ')} (beyond loopback) needs a management token, or anyone who can reach the port could load and unload models: ` +
+      'make one with `tiffin tokens create --scope management` and set TIFFIN_MANAGEMENT_TOKEN (or auth.tokens in tiffin.yaml); see docs/security.md',
+  );
+}
+
 export async function serveModels(options: ServeModelsOptions): Promise<ModelServer> {
+  const auth = options.auth ?? { tokens: new TokenSet([]), allowedHosts: [] };
+  const host = options.http?.host ?? DEFAULT_HOST;
+  checkExposure(options.grpc === false ? [host] : [host, options.grpc?.host ?? host], auth);
   const store = options.store ?? new ModelStore();
   const httpOptions = options.http ?? {};
   const svc = options.service ?? modelsOnlyService();
@@ -89,6 +110,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
     ...(options.drainTimeoutMs !== undefined ? { drainTimeoutMs: options.drainTimeoutMs } : {}),
     ...(options.strictReadiness !== undefined ? { strictReadiness: options.strictReadiness } : {}),
+    loadUnlisted: options.loadUnlisted ?? false,
     logger,
   });
   const { protocols, grpc } = options;
@@ -98,6 +120,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     logger,
     telemetry,
     provider: new RepositoryModelProvider(repository),
+    auth: { tokens: auth.tokens, allowedHosts: auth.allowedHosts, routeScope: protocolRouteScope },
     plugins: [
       (app) =>
         protocolRoutes(app, {
@@ -117,6 +140,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         port: grpc?.port ?? 8001,
         host: grpc?.host ?? http.host,
         tracing: telemetry.tracing,
+        tokens: auth.tokens,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
       });
     } catch (err) {
