@@ -13,6 +13,7 @@ export { loadConfig, type TiffinConfig } from './config/index.ts';
 export { Models, models, type SaveOptions } from './models/index.ts';
 export { ModelStore, parseTag, formatTag, type ModelManifest, type VerifyReport } from './store/index.ts';
 export { tensor, DTYPES, type DType, type Signature, type Tensor, type Tensors, type TensorSpec } from './runtime/tensor.ts';
+export type { ModelOutputs } from './runtime/model-outputs.ts';
 export { registerRuntime, getRuntime, frameworks } from './runtime/registry.ts';
 export type { Model, ModelHandle, ModelDescriptor, CallOptions, Runtime, LoadOptions, SessionOptions } from './runtime/types.ts';
 export type { CustomModelContext } from './runtime/custom.ts';

@@ -28,7 +28,7 @@ export default service('iris', { models: { iris: 'iris:latest' }, description: '
     handler: async (flower, ctx) => {
       const x = Float32Array.from([flower.sepal_length, flower.sepal_width, flower.petal_length, flower.petal_width]);
       const out = await ctx.models.iris.run({ input: tensor('float32', [1, 4], x) });
-      const p = out.probabilities!.data as Float32Array;
+      const p = out.get('probabilities', 'float32').data; // a Float32Array; a missing output fails naming it
       const best = p.indexOf(Math.max(...p));
       return {
         species: SPECIES[best]!,

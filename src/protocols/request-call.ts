@@ -10,6 +10,7 @@ import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import { requestTelemetry } from '../telemetry/http-telemetry.ts';
 import { tracedHandle } from '../telemetry/tracing/model-tracing.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
+import { type ModelOutputs } from '../runtime/model-outputs.ts';
 
 export interface ProtocolCall {
   /** The id the client sees: HTTP `x-request-id` (or the one the server made up), the V2 gRPC request's `id`. */
@@ -39,7 +40,7 @@ export function callOptions(call: ProtocolCall, options: CallOptions = {}): Call
 
 /** Runs `feeds` on `handle` (the version serving model `model`) for a protocol request: traced under the request
  * when it is traced, with its id and signal in the call options. */
-export function runFor(call: ProtocolCall, handle: ModelHandle, model: string, feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+export function runFor(call: ProtocolCall, handle: ModelHandle, model: string, feeds: Tensors, options?: CallOptions): Promise<ModelOutputs> {
   const target = call.trace ? tracedHandle(handle, model, call.trace.tracing, call.trace.context) : handle;
   return target.run(feeds, callOptions(call, options));
 }

@@ -4,6 +4,7 @@ import type { Signature } from '../runtime/tensor.ts';
 import type { TensorSpec, Tensors } from '../runtime/tensor.ts';
 import type { CallOptions, ModelHandle } from '../runtime/types.ts';
 import type { ModelLease, ResolvedModel, VersionSelector } from './types.ts';
+import { type ModelOutputs } from '../runtime/model-outputs.ts';
 
 /** The part of ModelRepository a routed handle needs (kept narrow to avoid an import cycle). */
 export interface VersionRouter {
@@ -45,7 +46,7 @@ export class RoutedHandle implements ModelHandle {
     return this.current.handle.outputs;
   }
 
-  async run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+  async run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs> {
     const lease = this.router.acquire(this.name, this.selector);
     try {
       return await lease.handle.run(feeds, options);

@@ -53,7 +53,7 @@ describe('RunnerPool', () => {
     for (const [i, n] of sizes.entries()) {
       const expected = await local.run(rows(n, i));
       assert.deepEqual(outs[i]!.output!.shape, [n, 4]);
-      assertClose(outs[i]!.output!.data as Float32Array, expected.output!.data as Float32Array);
+      assertClose(outs[i]!.get('output', 'float32').data, expected.get('output', 'float32').data);
     }
     const s = batched.stats();
     assert.equal(s.status, 'ready');
@@ -71,7 +71,7 @@ describe('RunnerPool', () => {
   it('serves a method that is not batchable through the same call', async () => {
     assert.equal(single.signatures.run?.batchable, false);
     const outs = await Promise.all([1, 2, 3].map((n) => single.run(rows(n, n))));
-    for (const [i, n] of [1, 2, 3].entries()) assertClose(outs[i]!.output!.data as Float32Array, (await local.run(rows(n, n))).output!.data as Float32Array);
+    for (const [i, n] of [1, 2, 3].entries()) assertClose(outs[i]!.get('output', 'float32').data, (await local.run(rows(n, n))).get('output', 'float32').data);
     assert.deepEqual(single.stats().methods.run!.batchSize.sum, 3, 'one request per run');
   });
 

@@ -17,6 +17,7 @@ import { Replica, type ReplicaState } from './replica.ts';
 import { newGate } from './native-gate.ts';
 import { runnerResources, type RunnerResources } from './resources.ts';
 import { checkInputs, checkOutputs } from './validate.ts';
+import { asModelOutputs, type ModelOutputs } from '../runtime/model-outputs.ts';
 
 export interface MethodOptions extends BatchingOptions {
   /** Set false to run a batchable method one request per call. */
@@ -261,8 +262,8 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
     this.dispatcherMap.set(method, dispatcher);
   }
 
-  run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
-    return this.call('run', feeds, options) as Promise<Tensors>;
+  run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs> {
+    return (this.call('run', feeds, options) as Promise<Tensors>).then(asModelOutputs);
   }
 
   async call(method: string, input: unknown, options: CallOptions = {}): Promise<unknown> {

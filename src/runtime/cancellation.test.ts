@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cancellation, handlesCancelledWith } from './cancellation.ts';
 import type { CallOptions, ModelHandle } from './types.ts';
+import { asModelOutputs } from './model-outputs.ts';
 
 describe('Cancellation', () => {
   it('calls each listener once on abort, not ones removed or added afterwards', () => {
@@ -40,7 +41,7 @@ describe('Cancellation', () => {
     const seen: (CallOptions | undefined)[] = [];
     const handle: ModelHandle = {
       tag: 'm:1', framework: 'fake', signatures: {}, inputs: [], outputs: [],
-      run: async (_feeds, options) => (seen.push(options), {}),
+      run: async (_feeds, options) => (seen.push(options), asModelOutputs({})),
       call: async (_method, _input, options) => (seen.push(options), null),
     };
     const request = new Cancellation();

@@ -6,6 +6,7 @@
 import type { Tensors } from './tensor.ts';
 import type { CallOptions, ModelHandle } from './types.ts';
 import { WrappedHandle } from './wrapped-handle.ts';
+import { type ModelOutputs } from './model-outputs.ts';
 
 /** What a model call's `signal` must offer: an AbortSignal fits, and so does a Cancellation. */
 export interface CancelSignal {
@@ -77,7 +78,7 @@ class CancelledHandle extends WrappedHandle {
     super(inner);
   }
 
-  run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+  run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs> {
     return this.inner.run(feeds, this.withSignal(options));
   }
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { Signature, TensorSpec, Tensors } from './tensor.ts';
 import type { Model, ModelDescriptor, PrepareInput, PreparedModel, Runtime } from './types.ts';
+import { asModelOutputs, type ModelOutputs } from './model-outputs.ts';
 
 /** What a custom model class receives in `setup`, to find files saved beside it. */
 export interface CustomModelContext {
@@ -110,8 +111,8 @@ export class CustomModel implements Model {
     this.outputs = signatures.run?.outputs ?? [];
   }
 
-  async run(feeds: Tensors): Promise<Tensors> {
-    return (await this.call('run', feeds)) as Tensors;
+  async run(feeds: Tensors): Promise<ModelOutputs> {
+    return asModelOutputs((await this.call('run', feeds)) as Tensors);
   }
 
   async call(method: string, input: unknown): Promise<unknown> {

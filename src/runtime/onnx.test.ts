@@ -39,10 +39,10 @@ test('int64, bool and string tensors map to BigInt64Array, Uint8Array and string
     flag: tensor('bool', [2, 1], Uint8Array.from([1, 0])),
     text: tensor('string', [2, 1], ['héllo', '']),
   });
-  assert.deepEqual([...(out.sum!.data as Float32Array)], [6, 15.5]);
+  assert.deepEqual([...out.get('sum', 'float32').data], [6, 15.5]);
   assert.ok(out.doubled!.data instanceof BigInt64Array);
-  assert.deepEqual([...(out.doubled!.data as BigInt64Array)], [14n, -18014398509481986n]);
-  assert.deepEqual([...(out.negated!.data as Uint8Array)], [0, 1]);
+  assert.deepEqual([...out.get('doubled', 'int64').data], [14n, -18014398509481986n]);
+  assert.deepEqual([...out.get('negated', 'bool').data], [0, 1]);
   assert.deepEqual(out.echoed!.data, ['héllo', '']);
   assert.deepEqual(out.echoed!.shape, [2, 1]);
 

@@ -9,6 +9,7 @@ import { TiffinError, messageOf } from '../errors/index.ts';
 import { isDType, type Signature, type Tensor, type TensorSpec, type Tensors } from './tensor.ts';
 import { checkFeeds, checkOutputNames } from './check.ts';
 import type { CallOptions, LoadOptions, Model, ModelDescriptor, PrepareInput, PreparedModel, Runtime, SessionOptions } from './types.ts';
+import { asModelOutputs, type ModelOutputs } from './model-outputs.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -113,7 +114,7 @@ export class OnnxModel implements Model {
     this.outputs = specsOf(session.outputMetadata, 'output');
   }
 
-  async run(feeds: Tensors, options: CallOptions = {}): Promise<Tensors> {
+  async run(feeds: Tensors, options: CallOptions = {}): Promise<ModelOutputs> {
     checkFeeds(this.inputs, feeds, this.tag);
     const wanted = options.outputs ?? this.outputs.map((o) => o.name);
     checkOutputNames(this.outputs, wanted, this.tag);
@@ -127,7 +128,7 @@ export class OnnxModel implements Model {
     }
     const out: Tensors = {};
     for (const name of wanted) out[name] = fromOrtTensor(results[name]!, name);
-    return out;
+    return asModelOutputs(out);
   }
 
   async call(method: string, input: unknown): Promise<unknown> {

@@ -2,6 +2,7 @@
 // saved, and load a saved model into a `Model` that runs. Adapters never touch the store's layout.
 import type { CancelSignal } from './cancellation.ts';
 import type { Signature, TensorSpec, Tensors } from './tensor.ts';
+import type { ModelOutputs } from './model-outputs.ts';
 
 /** The stored version a runtime loads, as the store describes it (its model.yaml satisfies this). */
 export interface ModelDescriptor {
@@ -56,7 +57,7 @@ export interface ModelHandle {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   /** Runs the model on named tensors; `outputs` limits what is computed and returned. */
-  run(feeds: Tensors, options?: CallOptions): Promise<Tensors>;
+  run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs>;
   /** Calls any method by name (custom models may take and return any structured-cloneable value). */
   call(method: string, input: unknown, options?: CallOptions): Promise<unknown>;
 }

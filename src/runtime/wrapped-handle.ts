@@ -4,6 +4,7 @@
 import type { Signature } from './tensor.ts';
 import type { TensorSpec, Tensors } from './tensor.ts';
 import type { CallOptions, ModelHandle } from './types.ts';
+import { type ModelOutputs } from './model-outputs.ts';
 
 export abstract class WrappedHandle implements ModelHandle {
   constructor(protected readonly inner: ModelHandle) {}
@@ -28,6 +29,6 @@ export abstract class WrappedHandle implements ModelHandle {
     return this.inner.outputs;
   }
 
-  abstract run(feeds: Tensors, options?: CallOptions): Promise<Tensors>;
+  abstract run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs>;
   abstract call(method: string, input: unknown, options?: CallOptions): Promise<unknown>;
 }

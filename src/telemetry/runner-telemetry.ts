@@ -6,7 +6,6 @@ import type { Context } from '@opentelemetry/api';
 import type { BatchInfo, DispatcherStats, FailedInfo, ShedInfo } from '../batching/index.ts';
 import type { TiffinMetrics } from './metrics/metrics.ts';
 import type { InferenceOutcome, ModelMetrics } from './metrics/model-metrics.ts';
-import { epochNowMs } from './tracing/recorded-span.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing/tracing.ts';
 
 /** What telemetry reads from a dispatcher (BatchDispatcher is one). */
@@ -116,7 +115,7 @@ export function observeRunner(
 /** Spans for one batch: each request's queue wait, the batch (child of its first request, linked to all), and
  * the model's run inside it. The batch event comes when the batch is done, so times are set after the fact. */
 function traceBatch(tracing: Tracing, info: BatchInfo, contexts: readonly unknown[], model: string, version: string): void {
-  const end = epochNowMs();
+  const end = performance.timeOrigin + performance.now();
   const dispatchedAt = end - info.totalMs;
   const members: Context[] = [];
   contexts.forEach((ctx, i) => {

@@ -8,6 +8,7 @@ import type { Signature } from '../runtime/tensor.ts';
 import type { Tensors } from '../runtime/tensor.ts';
 import { tempDir } from './temp-dir.ts';
 import type { LoadedModel, ModelLoader } from '../repository/types.ts';
+import { asModelOutputs, type ModelOutputs } from '../runtime/model-outputs.ts';
 
 const SIGNATURE: Signature = {
   batchable: false,
@@ -49,10 +50,10 @@ export class FakeLoader {
       signatures: { run: SIGNATURE },
       inputs: SIGNATURE.inputs,
       outputs: SIGNATURE.outputs,
-      run: async (feeds: Tensors): Promise<Tensors> => {
+      run: async (feeds: Tensors): Promise<ModelOutputs> => {
         if (this.gate) await this.gate;
         if (!open) throw new Error(`${tag} was called after it closed`);
-        return { y: feeds.x!, version: { dtype: 'string', shape: [1], data: [tag] } };
+        return asModelOutputs({ y: feeds.x!, version: { dtype: 'string', shape: [1], data: [tag] } });
       },
       call: async (_method, input) => model.run(input as Tensors),
       close: async () => {

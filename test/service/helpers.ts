@@ -13,6 +13,7 @@ import { startServer, type RunningServer, type ServerOptions } from '../../src/s
 import type { ModelProvider } from '../../src/service/index.ts';
 import type { ApiMap, ModelTags, Service } from '../../src/service/index.ts';
 import { ModelStore } from '../../src/store/index.ts';
+import { asModelOutputs } from '../../src/runtime/model-outputs.ts';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 export const ADDER_MODEL_DIR = join(FIXTURES, 'adder-model');
@@ -39,7 +40,7 @@ export function fakeModel(tag: string, methods: Record<string, (input: unknown) 
     async run(feeds: Tensors) {
       const run = methods.run;
       if (!run) throw new Error(`${tag} has no run`);
-      return (await run(feeds)) as Tensors;
+      return asModelOutputs((await run(feeds)) as Tensors);
     },
     async call(method: string, input: unknown) {
       const fn = methods[method];

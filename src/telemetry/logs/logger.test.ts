@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isTiffinError } from '../../errors/index.ts';
@@ -16,7 +17,31 @@ function captureLines(): Writable & { lines: string[]; json(): Record<string, un
   return Object.assign(stream, { lines, json: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) });
 }
 
+/** Runs a child that logs `count` lines to stdout through the default destination, then ends as `ending` says. */
+function logInChild(count: number, ending: string): { lines: string[]; stderr: string; status: number | null } {
+  const script = `
+    import { createLogger } from ${JSON.stringify(new URL('./logger.ts', import.meta.url).href)};
+    const log = createLogger({ service: 'child' });
+    for (let i = 0; i < ${count}; i++) log.info({ i }, 'line');
+    ${ending}
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  return { lines: r.stdout.split('\n').filter(Boolean), stderr: r.stderr, status: r.status };
+}
+
 describe('logger', () => {
+  it('stdout keeps every line buffered when the process dies of an uncaught exception or exits at once', () => {
+    const crashed = logInChild(500, "setImmediate(() => { throw new Error('boom'); });");
+    assert.notEqual(crashed.status, 0);
+    assert.match(crashed.stderr, /boom/);
+    assert.equal(crashed.lines.length, 500);
+    assert.deepEqual(crashed.lines.map((l) => (JSON.parse(l) as { i: number }).i), [...Array(500).keys()]);
+    const exited = logInChild(3, 'process.exit(3);');
+    assert.equal(exited.status, 3);
+    assert.equal(exited.lines.length, 3);
+  });
+
+
   it('writes one JSON object per line with level word, ISO time, service and version', () => {
     const out = captureLines();
     const log = createLogger({ service: 'iris', version: '1.2.0', destination: out });

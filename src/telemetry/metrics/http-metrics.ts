@@ -1,21 +1,23 @@
 // HTTP request metrics. Labelled by route pattern ('/v2/models/:name/infer'), never the raw URL, and by a
 // closed set of methods, so a client cannot grow the number of series by sending odd URLs or verbs.
-import { Gauge, type Registry } from 'prom-client';
-import { BoundCounter, BoundHistogram, type BoundCounterChild, type BoundHistogramChild } from './bound-metrics.ts';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 
 /** The route label for requests that matched no route (404s). Real routes start with '/', so it cannot clash. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+type Labels = 'route' | 'method' | 'status';
+
+/** One series' children, taken from the families once (labels()) and kept. */
 interface Child {
-  count: BoundCounterChild;
-  duration: BoundHistogramChild;
+  count: { inc(): void };
+  duration: { observe(value: number): void };
 }
 
 export class HttpMetrics {
-  readonly requests: BoundCounter;
-  readonly duration: BoundHistogram;
+  readonly requests: Counter<Labels>;
+  readonly duration: Histogram<Labels>;
   readonly inFlight: Gauge;
   /** route -> method -> status -> children: looked up without building a key string per request. */
   private readonly children = new Map<string, Map<string, Map<number, Child>>>();
@@ -24,18 +26,18 @@ export class HttpMetrics {
 
   constructor(registry: Registry, durationBuckets: number[]) {
     const labelNames = ['route', 'method', 'status'] as const;
-    this.requests = new BoundCounter({
+    this.requests = new Counter({
       name: 'tiffin_http_requests_total',
       help: 'HTTP requests answered, by route pattern, method and status code.',
       labelNames,
-      registry,
+      registers: [registry],
     });
-    this.duration = new BoundHistogram({
+    this.duration = new Histogram({
       name: 'tiffin_http_request_duration_seconds',
       help: 'Time from receiving a request to finishing its response, by route pattern, method and status code.',
       labelNames,
       buckets: durationBuckets,
-      registry,
+      registers: [registry],
     });
     const self = this;
     this.inFlight = new Gauge({

@@ -1,7 +1,6 @@
-// Per model-version inference metrics with their label children bound once, so the hot path (one call
-// per request and per batch) skips label lookups (bound-metrics.ts).
-import { Gauge, type Registry } from 'prom-client';
-import { BoundCounter, BoundHistogram } from './bound-metrics.ts';
+// Per model-version inference metrics: prom-client families, with each version's label children taken once
+// (labels()) and kept, so the hot path (one call per request and per batch) never builds a labels object.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { isTiffinError } from '../../errors/index.ts';
 import type { MetricBuckets } from './buckets.ts';
 
@@ -30,15 +29,15 @@ interface Settable {
 
 /** The metric families that ModelMetrics binds children of; one set per TiffinMetrics. */
 export class InferenceMetricFamilies {
-  readonly requests: BoundCounter;
-  readonly items: BoundCounter;
-  readonly queueDuration: BoundHistogram;
-  readonly computeDuration: BoundHistogram;
-  readonly batchSize: BoundHistogram;
-  readonly batches: BoundCounter;
+  readonly requests: Counter<'model' | 'version' | 'outcome'>;
+  readonly items: Counter<'model' | 'version'>;
+  readonly queueDuration: Histogram<'model' | 'version'>;
+  readonly computeDuration: Histogram<'model' | 'version'>;
+  readonly batchSize: Histogram<'model' | 'version'>;
+  readonly batches: Counter<'model' | 'version' | 'reason'>;
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly replicas: Gauge<'model' | 'version'>;
-  readonly busy: BoundCounter;
+  readonly busy: Counter<'model' | 'version'>;
   /** Run at the start of every scrape, before any inference family is read: sources that keep their own
    * running totals (a dispatcher's completed count, a runner's live replicas) copy them in here. */
   readonly beforeCollect = new Set<() => void>();
@@ -47,48 +46,48 @@ export class InferenceMetricFamilies {
     const registers = [registry];
     const mv = ['model', 'version'] as const;
     const hooks = this.beforeCollect;
-    this.requests = new BoundCounter({
+    this.requests = new Counter({
       name: 'tiffin_inference_requests_total',
       help: 'Inference calls by outcome (success, rejected, shed, timeout, aborted, error).',
       labelNames: [...mv, 'outcome'],
-      registry,
+      registers,
       // Registered first of the inference families, so this runs before the others are read.
       collect() {
         for (const hook of hooks) hook();
       },
     });
-    this.items = new BoundCounter({
+    this.items = new Counter({
       name: 'tiffin_inference_items_total',
       help: 'Rows (batch items) computed; rate() gives items per second.',
       labelNames: mv,
-      registry,
+      registers,
     });
-    this.queueDuration = new BoundHistogram({
+    this.queueDuration = new Histogram({
       name: 'tiffin_inference_queue_duration_seconds',
       help: 'Time a call waited in the batching queue before its batch was dispatched.',
       labelNames: mv,
       buckets: buckets.queueDurationSeconds,
-      registry,
+      registers,
     });
-    this.computeDuration = new BoundHistogram({
+    this.computeDuration = new Histogram({
       name: 'tiffin_inference_compute_duration_seconds',
       help: 'Time one batch spent running in the model runtime.',
       labelNames: mv,
       buckets: buckets.computeDurationSeconds,
-      registry,
+      registers,
     });
-    this.batchSize = new BoundHistogram({
+    this.batchSize = new Histogram({
       name: 'tiffin_inference_batch_size',
       help: 'Rows per dispatched batch.',
       labelNames: mv,
       buckets: buckets.batchSize,
-      registry,
+      registers,
     });
-    this.batches = new BoundCounter({
+    this.batches = new Counter({
       name: 'tiffin_inference_batches_total',
       help: 'Batches dispatched, by why the dispatcher sent them (full, deadline, idle, ...).',
       labelNames: [...mv, 'reason'],
-      registry,
+      registers,
     });
     this.queueDepth = new Gauge({
       name: 'tiffin_inference_queue_depth',
@@ -102,11 +101,11 @@ export class InferenceMetricFamilies {
       labelNames: mv,
       registers,
     });
-    this.busy = new BoundCounter({
+    this.busy = new Counter({
       name: 'tiffin_runner_busy_seconds_total',
       help: 'Seconds runner replicas spent computing; rate() / tiffin_runner_replicas gives utilisation.',
       labelNames: mv,
-      registry,
+      registers,
     });
   }
 }

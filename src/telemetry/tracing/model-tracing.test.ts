@@ -8,6 +8,7 @@ import { HandlerTelemetry } from '../handler-telemetry.ts';
 import { Tracing } from './tracing.ts';
 import { UserMetrics } from '../metrics/user-metrics.ts';
 import { Registry } from 'prom-client';
+import { asModelOutputs } from '../../runtime/model-outputs.ts';
 
 const handle: ModelHandle = {
   tag: 'iris:3',
@@ -15,7 +16,7 @@ const handle: ModelHandle = {
   signatures: {},
   inputs: [],
   outputs: [],
-  run: async (feeds: Tensors) => ({ y: feeds.x! }),
+  run: async (feeds: Tensors) => asModelOutputs({ y: feeds.x! }),
   call: async (method: string) => {
     throw new Error(`no ${method}`);
   },
@@ -53,7 +54,7 @@ describe('model calls in a traced request', () => {
       ...handle,
       run: async (feeds: Tensors, options?: CallOptions) => {
         seen.push(options!);
-        return { y: feeds.x! };
+        return asModelOutputs({ y: feeds.x! });
       },
       call: async (_method: string, input: unknown, options?: CallOptions) => {
         seen.push(options!);

@@ -7,6 +7,7 @@ import type { CallOptions, ModelHandle } from '../../runtime/types.ts';
 import type { Tensors } from '../../runtime/tensor.ts';
 import { WrappedHandle } from '../../runtime/wrapped-handle.ts';
 import { TIFFIN_ATTR, type Tracing } from './tracing.ts';
+import { type ModelOutputs } from '../../runtime/model-outputs.ts';
 
 /** A handle with run() and call() traced under `parent`: each call gets a `tiffin.inference` span, passed on to the
  * handle as CallOptions.traceContext. `key` names the model as the caller knows it (a service's model key, or the
@@ -21,7 +22,7 @@ class TracedHandle extends WrappedHandle {
     super(inner);
   }
 
-  run(feeds: Tensors, options?: CallOptions): Promise<Tensors> {
+  run(feeds: Tensors, options?: CallOptions): Promise<ModelOutputs> {
     return this.traced('run', options, (o) => this.inner.run(feeds, o));
   }
 

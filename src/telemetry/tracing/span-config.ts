@@ -4,9 +4,19 @@
 // naming the variable, where the SDK would log a warning and carry on with a default.
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { TiffinError } from '../../errors/index.ts';
-import type { SpanLimits } from './recorded-span.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** The SDK's span limits, as the OTEL_SPAN_*_LIMIT variables give them. */
+export interface SpanLimits {
+  attributeCount: number;
+  /** Longest string attribute value; Infinity for none. */
+  attributeValueLength: number;
+  eventCount: number;
+  linkCount: number;
+  attributesPerEvent: number;
+  attributesPerLink: number;
+}
 
 const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 

@@ -2,8 +2,9 @@
 // spans for queue wait, batches and model runs, CLIENT spans for calls to other services with the trace
 // context injected. Configured by the standard OTEL_* variables. Contexts are passed explicitly rather
 // than read from the ambient async context, so Tiffin's own spans never depend on a global context manager.
-// Tiffin records its own spans (recorded-span.ts); the SDK's provider serves the spans user code starts, and
-// both end in the same span processors.
+// Spans come from the SDK's tracer, for Tiffin's own and for those user code starts alike. Tiffin's default
+// sampling (callers' sampled traces plus a rationed number of new ones) is decided before the tracer is asked,
+// so an unsampled request makes no span, ids or context at all.
 import {
   context as otelContext,
   defaultTextMapGetter,
@@ -21,8 +22,9 @@ import {
   type Span,
   type TextMapSetter,
   type TimeInput,
+  type Tracer,
 } from '@opentelemetry/api';
-import { CompositePropagator, isTracingSuppressed, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
@@ -32,7 +34,6 @@ import {
   ConsoleSpanExporter,
   ParentBasedSampler,
   RandomIdGenerator,
-  SamplingDecision,
   SimpleSpanProcessor,
   type Sampler,
   type SpanExporter,
@@ -41,7 +42,6 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { TiffinError } from '../../errors/index.ts';
 import { RateLimitingSampler } from './rate-limiting-sampler.ts';
-import { RecordedSpan, type SpanSink } from './recorded-span.ts';
 import { samplerFromEnv, spanLimitsFromEnv } from './span-config.ts';
 import { WorkerSpanProcessor, type WorkerSpanProcessorOptions } from './worker-span-processor.ts';
 
@@ -196,8 +196,8 @@ let globalInstalled = false;
 
 export class Tracing {
   readonly enabled: boolean;
-  /** Where Tiffin's own spans go (undefined when tracing is off). */
-  private readonly sink: SpanSink | undefined;
+  /** What starts Tiffin's own spans (undefined when tracing is off). */
+  private readonly tracer: Tracer | undefined;
   /** OTEL_TRACES_SAMPLER's sampler or the one given; undefined for Tiffin's default, the root limiter. */
   private readonly sampler: Sampler | undefined;
   /** Tiffin's default root sampling: new traces per second at most (undefined with another sampler). */
@@ -243,9 +243,9 @@ export class Tracing {
     this.sampler = options.sampler ?? samplerFromEnv(env);
     if (!this.sampler) this.rootLimiter = new RateLimitingSampler(options.maxTracesPerSecond ?? DEFAULT_MAX_TRACES_PER_SECOND);
     const limits = spanLimitsFromEnv(env);
-    this.sink = { resource, scope: { name: 'tiffin' }, limits, processors: spanProcessors };
-    // The SDK's provider serves spans that user code starts through @opentelemetry/api, with the same sampler,
-    // limits and processors (for them, Tiffin's default is: follow the parent, and trace a span without one).
+    // Under Tiffin's default the provider's sampler follows the parent and traces a span without one: for Tiffin's
+    // own spans the root limiter has already said yes (start()); for spans user code starts through
+    // @opentelemetry/api, that is what they get.
     this.provider = new NodeTracerProvider({
       resource,
       spanProcessors,
@@ -259,6 +259,7 @@ export class Tracing {
         attributePerLinkCountLimit: limits.attributesPerLink,
       },
     });
+    this.tracer = this.provider.getTracer('tiffin');
     if ((options.registerGlobal ?? true) && !globalInstalled) {
       globalInstalled = true;
       this.provider.register({ propagator: this.propagator, ...(options.activeContext ? {} : { contextManager: null }) });
@@ -295,7 +296,7 @@ export class Tracing {
   /** The sampling decision, then (for a sampled request) a SERVER span named and described by `describe`. */
   private startServerSpan(headers: Readonly<Record<string, unknown>>, describe: () => { name: string; attributes: Attributes }): RequestTrace {
     const parent = this.extract(headers);
-    if (!this.sink) {
+    if (!this.tracer) {
       return { span: NOOP_SPAN, context: parent, traceId: trace.getSpanContext(parent)?.traceId };
     }
     let rootTaken = false;
@@ -313,8 +314,8 @@ export class Tracing {
     return { span, context: trace.setSpan(parent, span), traceId: span.spanContext().traceId };
   }
 
-  /** One of Tiffin's spans under `parent`: recorded when sampled; otherwise a non-recording span that carries the
-   * trace on, or the no-op span for a new trace that is not sampled. `rootTaken`: the root limiter already said yes. */
+  /** One of Tiffin's spans under `parent`, from the SDK's tracer, or the no-op span for a new trace that Tiffin's
+   * default sampling does not take. `rootTaken`: the root limiter already said yes. */
   private start(
     name: string,
     kind: SpanKind,
@@ -324,30 +325,18 @@ export class Tracing {
     startTime: TimeInput | undefined,
     rootTaken = false,
   ): Span {
-    const sink = this.sink;
-    if (!sink || isTracingSuppressed(parent)) return NOOP_SPAN;
-    const parentContext = trace.getSpanContext(parent);
-    const hasParent = parentContext !== undefined && trace.isSpanContextValid(parentContext);
-    // Tiffin's default: a span without a parent starts a new trace, rationed like a request's.
-    if (!this.sampler && !hasParent && !rootTaken && !this.rootLimiter!.take()) return NOOP_SPAN;
-    const traceId = hasParent ? parentContext.traceId : this.ids.generateTraceId();
-    let traceState = hasParent ? parentContext.traceState : undefined;
-    let sampled: boolean;
-    if (this.sampler) {
-      const result = this.sampler.shouldSample(parent, traceId, name, kind, attributes ?? {}, links ?? []);
-      traceState = result.traceState ?? traceState;
-      if (result.decision === SamplingDecision.NOT_RECORD) return this.nonRecording(traceId, traceState);
-      sampled = result.decision === SamplingDecision.RECORD_AND_SAMPLED;
-      if (result.attributes) attributes = { ...attributes, ...result.attributes };
-    } else {
-      if (hasParent && (parentContext.traceFlags & TraceFlags.SAMPLED) === 0) return this.nonRecording(traceId, traceState);
-      sampled = true;
+    if (!this.tracer) return NOOP_SPAN;
+    if (!this.sampler && !rootTaken) {
+      // Tiffin's default: a span without a parent starts a new trace, rationed like a request's.
+      const parentContext = trace.getSpanContext(parent);
+      const hasParent = parentContext !== undefined && trace.isSpanContextValid(parentContext);
+      if (!hasParent && !this.rootLimiter!.take()) return NOOP_SPAN;
     }
-    const spanContext: SpanContext = { traceId, spanId: this.ids.generateSpanId(), traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
-    if (traceState) spanContext.traceState = traceState;
-    const span = new RecordedSpan(sink, name, kind, spanContext, hasParent ? parentContext : undefined, attributes, links, startTime);
-    for (const p of sink.processors) p.onStart(span, parent);
-    return span;
+    const options: { kind: SpanKind; attributes?: Attributes; links?: Link[]; startTime?: TimeInput } = { kind };
+    if (attributes) options.attributes = attributes;
+    if (links) options.links = links;
+    if (startTime !== undefined) options.startTime = startTime;
+    return this.tracer.startSpan(name, options, parent);
   }
 
   /** A span that records nothing but carries its trace (and a span id of its own) to child spans and calls. */
@@ -384,7 +373,7 @@ export class Tracing {
   /** A span for work shared by several requests (a batch): child of the first, linked to all of them, following
    * OpenTelemetry's convention for batch processing. */
   startBatchSpan(name: string, members: readonly Context[], attributes: Attributes = {}, startTime?: number): Span {
-    if (!this.sink || members.length === 0) return NOOP_SPAN;
+    if (!this.tracer || members.length === 0) return NOOP_SPAN;
     const links: Link[] = [];
     for (const m of members) {
       const sc = trace.getSpanContext(m);
