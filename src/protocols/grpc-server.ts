@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { TokenSet } from '../auth/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import { withGrpcAuth } from './grpc-auth.ts';
+import { refusingInvalidMessages, withTolerantDecoding } from './grpc-invalid-message.ts';
 import { healthHandlers, loadHealthProto } from './grpc-health/health-service.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
@@ -50,7 +51,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const inference = grpc.loadPackageDefinition(loadInferenceProto());
   const health = grpc.loadPackageDefinition(loadHealthProto());
   const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing);
-  server.addService(serviceDefinition(inference, INFERENCE_SERVICE), options.tokens ? withGrpcAuth(handlers, options.tokens) : handlers);
+  // Auth first: a caller without a token learns nothing, not even whether its message decoded.
+  const checked = refusingInvalidMessages(handlers, INFERENCE_SERVICE);
+  server.addService(withTolerantDecoding(serviceDefinition(inference, INFERENCE_SERVICE)), options.tokens ? withGrpcAuth(checked, options.tokens) : checked);
   server.addService(serviceDefinition(health, 'grpc.health.v1.Health'), healthHandlers(options.repository, [INFERENCE_SERVICE]));
 
   const address = `${options.host ?? '0.0.0.0'}:${options.port ?? DEFAULT_GRPC_PORT}`;

@@ -208,3 +208,17 @@ test('grpc.health.v1: Check for the server, the inference service and a model; W
   stream.cancel();
   assert.deepEqual(seen, ['SERVING', 'NOT_SERVING', 'SERVING']);
 });
+
+test('a request that is not valid protobuf answers INVALID_ARGUMENT, and the server serves the next call', async () => {
+  const raw = (bytes: Buffer) =>
+    new Promise<unknown>((resolve, reject) =>
+      client.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, bytes, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+  // A field with wire type 7 (there is none); then a varint field cut short.
+  await rejectsWith(raw(Buffer.from([0x0f])), grpc.status.INVALID_ARGUMENT, /ModelInfer request is not a valid protobuf message/);
+  await rejectsWith(raw(Buffer.from([0x10, 0xff, 0xff])), grpc.status.INVALID_ARGUMENT, /not a valid protobuf/);
+  const ok = await call<ModelInferResponse>('ModelInfer', {
+    model_name: 'id-float32', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 2], contents: { fp32_contents: [1, 2] } }],
+  });
+  assert.equal(ok.model_name, 'id-float32');
+});
