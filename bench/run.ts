@@ -1,8 +1,9 @@
 // `npm run bench` runs every benchmark in bench/, one after another (each in its own process, so none
 // inherits another's threads or heap); `npm run bench -- batching protocols` runs the ones named.
 // A benchmark is a .ts file directly in bench/: helpers live in bench/lib and bench/servers, and
-// tmp-*.ts files are scratch work, never run.
-import { spawn } from 'node:child_process';
+// tmp-*.ts files are scratch work, never run. The library is built first: servers run `bin/tiffin.js`, which
+// loads dist/, and a stale dist/ would measure yesterday's code.
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +28,8 @@ function runOne(name: string): Promise<number> {
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
+
+execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
 
 const failed: string[] = [];
 for (const name of wanted.length > 0 ? wanted : available) {

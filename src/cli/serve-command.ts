@@ -86,11 +86,12 @@ function printExposure(server: RunningServer, config: TiffinConfig): void {
     const addresses = all
       ? Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => !a.internal && (host === '::' || a.family === 'IPv4')).map((a) => (a.family === 'IPv6' ? `[${a.address}]` : a.address)))
       : [host];
-    process.stdout.write(`  listening on ${all ? `every interface (${host})` : host}: ${addresses.map((a) => `http://${a}:${port}`).join(', ') || '(no external address found)'}\n`);
+    process.stdout.write(`  listening on ${all ? `every interface (${host})` : host}: ${addresses.map((a) => `${config.server.tls ? 'https' : 'http'}://${a}:${port}`).join(', ') || '(no external address found)'}\n`);
   }
   const tokens = config.auth.tokens;
   const scopes = SCOPES.map((scope) => `${scope} ${tokens.protectedScopes.has(scope) ? 'needs a token' : 'open'}`);
   process.stdout.write(`  access: ${scopes.join(', ')}; probes open (docs/security.md)\n`);
+  process.stdout.write(config.server.tls ? `  TLS: ${config.server.tls.cert} (reloaded when it changes and on SIGHUP)\n` : isLoopbackHost(host) ? '' : '  TLS: off; tokens travel in clear text (server.tls, docs/security.md)\n');
 }
 
 /** What `tiffin serve` prints for store models served with no code, and for the protocols beside a service. */
@@ -101,7 +102,7 @@ function printModelServing(server: ModelServer, config: TiffinConfig): void {
   if (rest.includes('kserve-v2')) process.stdout.write(`  KServe V2   ${server.url}/v2/models/{model}/infer\n`);
   if (rest.includes('tfserving')) process.stdout.write(`  TF Serving  ${server.url}/v1/models/{model}:predict\n`);
   if (rest.includes('torchserve')) process.stdout.write(`  TorchServe  ${server.url}/predictions/{model}\n`);
-  if (server.grpc) process.stdout.write(`  gRPC        ${server.http.host}:${server.grpc.port} (inference.GRPCInferenceService, grpc.health.v1)\n`);
+  if (server.grpc) process.stdout.write(`  gRPC        ${server.http.host}:${server.grpc.port} (inference.GRPCInferenceService, grpc.health.v1${config.server.tls ? ', TLS' : ''})\n`);
 }
 
 /** Closes the server on SIGTERM/SIGINT and exits 0; a second signal exits at once (except under --reload). */

@@ -19,6 +19,12 @@ export const ENV_VARS = {
   TIFFIN_HOST: 'server.host',
   TIFFIN_MAX_BODY_SIZE: 'server.maxBodySize',
   TIFFIN_SHUTDOWN_GRACE_MS: 'server.shutdownGraceMs',
+  TIFFIN_HEADERS_TIMEOUT: 'server.headersTimeout',
+  TIFFIN_REQUEST_TIMEOUT: 'server.requestTimeout',
+  TIFFIN_KEEP_ALIVE_TIMEOUT: 'server.keepAliveTimeout',
+  TIFFIN_MAX_CONNECTIONS: 'server.maxConnections',
+  TIFFIN_TLS_CERT: 'server.tls.cert',
+  TIFFIN_TLS_KEY: 'server.tls.key',
   TIFFIN_DEVELOPMENT: 'server.development',
   TIFFIN_DOCS: 'server.docs',
   TIFFIN_CORS_ORIGINS: 'server.cors.origins',
@@ -57,6 +63,12 @@ export interface TiffinConfig {
     host: string;
     maxBodySize: number;
     shutdownGraceMs: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    /** Absolute paths (a config file's relative ones resolved against its folder). */
+    tls: { cert: string; key: string } | undefined;
     development: boolean;
     docs: boolean;
     cors: { origins: '*' | string[]; credentials: boolean } | false;
@@ -77,7 +89,20 @@ export interface TiffinConfig {
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
-  server: { port: 3000, host: '127.0.0.1', maxBodySize: 32 * 1024 * 1024, shutdownGraceMs: 30_000, development: false, docs: true, cors: false },
+  server: {
+    port: 3000,
+    host: '127.0.0.1',
+    maxBodySize: 32 * 1024 * 1024,
+    shutdownGraceMs: 30_000,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 120_000,
+    keepAliveTimeoutMs: 72_000,
+    maxConnections: 10_000,
+    tls: undefined,
+    development: false,
+    docs: true,
+    cors: false,
+  },
   logging: { level: 'info', format: 'json' },
   models: [],
   protocols: { rest: [...REST_PROTOCOLS], grpc: { enabled: true, port: 8001, host: undefined } },
@@ -251,6 +276,13 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
   if (origins === '*' && credentials) {
     fail([{ source: 'server.cors', key: 'server.cors.credentials', message: 'cors credentials cannot be combined with origins "*"; list the allowed origins' }]);
   }
+  const tls = server.tls;
+  if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
+    const missing = tls.cert === undefined ? 'cert' : 'key';
+    fail([{ source: 'server.tls', key: `server.tls.${missing}`, message: `TLS needs both a certificate and a key; server.tls.${missing} (TIFFIN_TLS_${missing.toUpperCase()}) is missing` }]);
+  }
+  // Relative to the config file when they came from it, else to the working directory.
+  const tlsBase = fileConfig.server?.tls && file ? dirname(file) : (options.cwd ?? process.cwd());
   const service = flagConfig.service ?? envConfig.service ?? (fileConfig.service !== undefined && file ? resolve(dirname(file), fileConfig.service) : undefined);
   return {
     file,
@@ -260,6 +292,11 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       host: server.host ?? d.host,
       maxBodySize: server.maxBodySize ?? d.maxBodySize,
       shutdownGraceMs: server.shutdownGraceMs ?? d.shutdownGraceMs,
+      headersTimeoutMs: server.headersTimeout ?? d.headersTimeoutMs,
+      requestTimeoutMs: server.requestTimeout ?? d.requestTimeoutMs,
+      keepAliveTimeoutMs: server.keepAliveTimeout ?? d.keepAliveTimeoutMs,
+      maxConnections: server.maxConnections ?? d.maxConnections,
+      tls: tls?.cert && tls.key ? { cert: resolve(tlsBase, tls.cert), key: resolve(tlsBase, tls.key) } : undefined,
       development: server.development ?? d.development,
       docs: server.docs ?? d.docs,
       cors: origins !== undefined && (origins === '*' || origins.length > 0) ? { origins, credentials } : false,

@@ -37,6 +37,17 @@ export const serverSectionSchema = z.strictObject({
   host: z.string({ error: 'expected a host name or IP address such as 127.0.0.1 or 0.0.0.0' }).min(1).optional(),
   maxBodySize: size.optional(),
   shutdownGraceMs: duration.optional(),
+  headersTimeout: duration.optional(),
+  requestTimeout: duration.optional(),
+  keepAliveTimeout: duration.optional(),
+  maxConnections: integer(1, 1_000_000).optional(),
+  tls: z
+    .strictObject({
+      // Both or neither, checked once the file, environment and flags are merged (each may give one).
+      cert: z.string({ error: 'expected the path of a PEM certificate file' }).min(1).optional(),
+      key: z.string({ error: 'expected the path of a PEM private key file' }).min(1).optional(),
+    })
+    .optional(),
   development: flag.optional(),
   docs: flag.optional(),
   cors: z

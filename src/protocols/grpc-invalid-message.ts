@@ -10,7 +10,7 @@ class InvalidMessage {
 
 /** `definition` with each method's request deserializer turning a decode failure into an InvalidMessage. */
 export function withTolerantDecoding(definition: grpc.ServiceDefinition): grpc.ServiceDefinition {
-  const out: grpc.ServiceDefinition = {};
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(definition)) {
     const decode = method.requestDeserialize;
     out[name] = {

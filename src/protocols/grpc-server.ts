@@ -2,6 +2,7 @@
 // Triton) with the V2 inference service and the standard health service, over a ModelRepository.
 import * as grpc from '@grpc/grpc-js';
 import type { TokenSet } from '../auth/index.ts';
+import { grpcTlsCredentials, type TlsFiles } from '../tls/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import { withGrpcAuth } from './grpc-auth.ts';
 import { refusingInvalidMessages, withTolerantDecoding } from './grpc-invalid-message.ts';
@@ -27,6 +28,8 @@ export interface GrpcServerOptions {
   tracing?: Tracing;
   /** Tokens for the inference and repository methods (the `authorization` metadata); default: none needed. */
   tokens?: TokenSet;
+  /** Serve over TLS (grpcs) with this certificate and key, re-read when the files change. */
+  tls?: TlsFiles;
   /** How long close() lets calls in flight finish before cancelling them. Default 10 s. */
   shutdownGraceMs?: number;
 }
@@ -58,7 +61,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
 
   const address = `${options.host ?? '0.0.0.0'}:${options.port ?? DEFAULT_GRPC_PORT}`;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(address, options.tls ? grpcTlsCredentials(options.tls) : grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   const grace = options.shutdownGraceMs ?? 10_000;
   return {

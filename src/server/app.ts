@@ -3,6 +3,7 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { TiffinError } from '../errors/index.ts';
+import { readTls } from '../tls/index.ts';
 import { RESERVED_PATHS } from '../service/service.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { registerAuth } from './auth-hook.ts';
@@ -35,7 +36,16 @@ function allowedMethods(app: AppContext, path: string): string[] | undefined {
 export async function buildApp(app: AppContext): Promise<FastifyInstance> {
   const { options } = app;
   const loggerInstance: FastifyBaseLogger = app.log;
+  // Slow clients: headers and the whole request each have a deadline, checked every second (Node's default is
+  // every 30 s, which lets a slowloris hold a socket half a minute past its deadline).
+  const timeouts = {
+    headersTimeout: options.requestTimeoutMs > 0 ? Math.min(options.headersTimeoutMs, options.requestTimeoutMs) : options.headersTimeoutMs,
+    connectionsCheckingInterval: 1_000,
+  };
   const fastify = Fastify({
+    ...(options.tls ? { https: { ...readTls(options.tls), ...timeouts } } : { http: timeouts }),
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
     loggerInstance,
     // request.log is the server's logger itself: a pino child per request (what fastify makes by default) is a
     // measurable share of a small request's cost. Error logs name the request id themselves.

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { TokenSet } from '../auth/index.ts';
+import type { TlsFiles } from '../tls/index.ts';
 import type { ModelProvider } from '../service/model-provider.ts';
 import type { AuthOptions } from './auth-hook.ts';
 import type { Telemetry } from '../telemetry/index.ts';
@@ -22,6 +23,17 @@ export interface ServerOptions {
   maxBodySize?: number;
   /** How long shutdown waits for in-flight requests before cancelling them. Default 30 000 ms. */
   shutdownGraceMs?: number;
+  /** A client must send all of a request's headers within this time, or its connection is closed (slowloris).
+   * Default 10 000 ms. */
+  headersTimeoutMs?: number;
+  /** ... and the whole request, body included, within this time (408). Default 120 000 ms; 0 for no limit. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this time. Default 72 000 ms (above common load balancers' 60 s). */
+  keepAliveTimeoutMs?: number;
+  /** Open connections at most; more are closed as they arrive. Default 10 000. */
+  maxConnections?: number;
+  /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change and on SIGHUP. */
+  tls?: TlsFiles;
   /** Puts error messages of failed handlers and stack traces in 500 responses. Never in production. */
   development?: boolean;
   /** Cross-origin requests; off by default. */
@@ -56,8 +68,12 @@ export const DEFAULT_PORT = 3000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024;
 export const DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry'>> & Pick<ServerOptions, 'logger' | 'provider' | 'telemetry'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>> & Pick<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   return {
@@ -65,6 +81,11 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     host: options.host ?? DEFAULT_HOST,
     maxBodySize: options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    tls: options.tls,
     development: options.development ?? false,
     cors: options.cors ?? false,
     docs: options.docs ?? true,

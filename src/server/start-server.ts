@@ -12,6 +12,7 @@ import { buildApp } from './app.ts';
 import { ServiceLifecycle } from './lifecycle.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
+import { watchTls } from '../tls/index.ts';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 */
@@ -66,8 +67,16 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
     const hint = code === 'EADDRINUSE' ? 'the port is taken; pick another (--port, TIFFIN_PORT or server.port)' : messageOf(err);
     throw new TiffinError('CONFIG_INVALID', `could not listen on ${resolved.host}:${resolved.port}: ${hint}`, { cause: err });
   }
+  fastify.server.maxConnections = resolved.maxConnections;
+  const tls = resolved.tls;
+  const stopTlsWatch = tls
+    ? watchTls(fastify.server as unknown as Parameters<typeof watchTls>[0], tls, (err) => {
+        if (err) log.error({ err }, `TLS certificate ${tls.cert} did not reload; the previous one stays in use: ${messageOf(err)}`);
+        else log.info(`TLS certificate reloaded from ${tls.cert}`);
+      })
+    : () => {};
   const address = fastify.server.address() as AddressInfo;
-  const url = `http://${urlHost(resolved.host)}:${address.port}`;
+  const url = `${tls ? 'https' : 'http'}://${urlHost(resolved.host)}:${address.port}`;
 
   const ready = lifecycle.start();
   // Callers that never await `ready` must not crash the process with an unhandled rejection; the failure is logged.
@@ -77,6 +86,7 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
   const close = () => {
     closing ??= (async () => {
       const grace = resolved.shutdownGraceMs;
+      stopTlsWatch();
       lifecycle.beginDrain();
       const stopped = fastify.close();
       const forced = await lifecycle.waitForInFlight(grace);

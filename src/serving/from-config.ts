@@ -8,9 +8,23 @@ import type { ServerOptions } from '../server/index.ts';
 import type { ServeModelsOptions } from './serve-models.ts';
 
 /** The HTTP server settings of a config: the same for a service alone and for served store models. */
-export function serverOptions(config: TiffinConfig): Pick<ServerOptions, 'port' | 'host' | 'maxBodySize' | 'shutdownGraceMs' | 'development' | 'docs' | 'cors'> {
+export function serverOptions(config: TiffinConfig): ServerOptions {
   const { server: s } = config;
-  return { port: s.port, host: s.host, maxBodySize: s.maxBodySize, shutdownGraceMs: s.shutdownGraceMs, development: s.development, docs: s.docs, cors: s.cors };
+  const options: ServerOptions = {
+    port: s.port,
+    host: s.host,
+    maxBodySize: s.maxBodySize,
+    shutdownGraceMs: s.shutdownGraceMs,
+    headersTimeoutMs: s.headersTimeoutMs,
+    requestTimeoutMs: s.requestTimeoutMs,
+    keepAliveTimeoutMs: s.keepAliveTimeoutMs,
+    maxConnections: s.maxConnections,
+    development: s.development,
+    docs: s.docs,
+    cors: s.cors,
+  };
+  if (s.tls) options.tls = s.tls;
+  return options;
 }
 
 export function serveModelsOptions(

@@ -142,6 +142,8 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         tracing: telemetry.tracing,
         tokens: auth.tokens,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
+        // The HTTP server's certificate serves gRPC too (one name, one secret to rotate).
+        ...(httpOptions.tls ? { tls: httpOptions.tls } : {}),
       });
     } catch (err) {
       await http.close();
