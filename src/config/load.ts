@@ -23,6 +23,7 @@ export const ENV_VARS = {
   TIFFIN_REQUEST_TIMEOUT: 'server.requestTimeout',
   TIFFIN_KEEP_ALIVE_TIMEOUT: 'server.keepAliveTimeout',
   TIFFIN_MAX_CONNECTIONS: 'server.maxConnections',
+  TIFFIN_API_TIMEOUT: 'server.apiTimeout',
   TIFFIN_TLS_CERT: 'server.tls.cert',
   TIFFIN_TLS_KEY: 'server.tls.key',
   TIFFIN_DEVELOPMENT: 'server.development',
@@ -67,6 +68,7 @@ export interface TiffinConfig {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxConnections: number;
+    apiTimeoutMs: number;
     /** Absolute paths (a config file's relative ones resolved against its folder). */
     tls: { cert: string; key: string } | undefined;
     development: boolean;
@@ -98,6 +100,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
     requestTimeoutMs: 120_000,
     keepAliveTimeoutMs: 72_000,
     maxConnections: 10_000,
+    apiTimeoutMs: 60_000,
     tls: undefined,
     development: false,
     docs: true,
@@ -296,6 +299,7 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       requestTimeoutMs: server.requestTimeout ?? d.requestTimeoutMs,
       keepAliveTimeoutMs: server.keepAliveTimeout ?? d.keepAliveTimeoutMs,
       maxConnections: server.maxConnections ?? d.maxConnections,
+      apiTimeoutMs: server.apiTimeout ?? d.apiTimeoutMs,
       tls: tls?.cert && tls.key ? { cert: resolve(tlsBase, tls.cert), key: resolve(tlsBase, tls.key) } : undefined,
       development: server.development ?? d.development,
       docs: server.docs ?? d.docs,

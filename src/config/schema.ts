@@ -40,6 +40,7 @@ export const serverSectionSchema = z.strictObject({
   headersTimeout: duration.optional(),
   requestTimeout: duration.optional(),
   keepAliveTimeout: duration.optional(),
+  apiTimeout: duration.optional(),
   maxConnections: integer(1, 1_000_000).optional(),
   tls: z
     .strictObject({

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   /** The caller gave up (its AbortSignal fired); nginx's 499, rarely sent since the client is gone. */
   ABORTED: 499,
   OVERLOADED: 503,
+  /** More requests of one API in progress than its maxConcurrency allows; the answer carries Retry-After. */
+  TOO_MANY_REQUESTS: 429,
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
   RUNNER_FAILED: 500,

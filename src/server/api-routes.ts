@@ -18,6 +18,10 @@ import { errorBody, toTiffinError } from './error-reply.ts';
 import { sendEventStream } from './event-stream.ts';
 import type { InFlightRequest } from './lifecycle.ts';
 import { readPayload } from './request-payload.ts';
+import { TiffinError } from '../errors/index.ts';
+
+/** A client's own deadline for one request, in milliseconds; the API's timeout caps it. */
+export const TIMEOUT_HEADER = 'x-tiffin-timeout-ms';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -33,15 +37,44 @@ class ApiRequest implements InFlightRequest {
   readonly cancellation = new Cancellation();
   inFlightPrev: InFlightRequest | undefined = undefined;
   inFlightNext: InFlightRequest | undefined = undefined;
+  /** Rejects with TIMEOUT when the request's deadline passes before its response starts. */
+  readonly deadline: Promise<never>;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly res: ServerResponse,
     readonly contentType: ParsedMediaType,
-  ) {}
+    timeoutMs: number,
+    api: string,
+  ) {
+    let expire!: (err: TiffinError) => void;
+    this.deadline = new Promise<never>((_, reject) => (expire = reject));
+    this.deadline.catch(() => {}); // only awaited in a race; unobserved once the response has started
+    this.timer = setTimeout(() => {
+      const err = new TiffinError('TIMEOUT', `${api} did not answer within ${timeoutMs} ms (its timeoutMs, server.apiTimeout or the ${TIMEOUT_HEADER} header); its model calls were cancelled`);
+      // Queued model calls are dropped, not run: they see the request cancelled.
+      this.cancellation.abort(err);
+      expire(err);
+    }, timeoutMs);
+  }
+
+  /** The response is starting (or the request is over): the deadline no longer applies. */
+  settle(): void {
+    clearTimeout(this.timer);
+  }
 
   abort(reason?: unknown): void {
     this.cancellation.abort(reason);
   }
+}
+
+/** The request's timeout: the API's (or the server's), lowered by the client's header when it asks for less. */
+function timeoutOf(header: string | string[] | undefined, limit: number): number {
+  if (header === undefined) return limit;
+  const raw = Array.isArray(header) ? header[0]! : header;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw new TiffinError('BAD_REQUEST', `${TIMEOUT_HEADER} must be a whole number of milliseconds above 0, got "${raw}"`);
+  return Math.min(ms, limit);
 }
 
 /** A handler's context. A class, so its methods are shared rather than made per request, and the logger child
@@ -104,20 +137,31 @@ function takesMultipart(api: ApiDefinition): boolean {
 }
 
 function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefinition): void {
+  const limit = api.timeoutMs ?? app.options.apiTimeoutMs;
+  const maxConcurrency = api.maxConcurrency ?? Infinity;
+  let inProgress = 0;
   fastify.post(api.route, {
     onRequest: (request, reply, done) => {
       const notReady = app.lifecycle.notReady();
       if (notReady) return done(notReady);
       const contentType = parseContentType(request.headers['content-type']);
+      let timeoutMs: number;
       try {
         checkMediaType(api, contentType.mediaType);
+        timeoutMs = timeoutOf(request.headers[TIMEOUT_HEADER], limit);
       } catch (err) {
         return done(err as Error);
       }
-      const call = new ApiRequest(reply.raw, contentType);
+      if (inProgress >= maxConcurrency) {
+        return done(new TiffinError('TOO_MANY_REQUESTS', `${api.name} already has ${maxConcurrency} requests in progress (its maxConcurrency); retry shortly`, { retryAfter: 1 }));
+      }
+      inProgress++;
+      const call = new ApiRequest(reply.raw, contentType, timeoutMs, api.name);
       request.tiffinApi = call;
       app.lifecycle.enter(call);
       reply.raw.on('close', () => {
+        inProgress--;
+        call.settle();
         // A response that closed before it finished means the client went away. Its socket can linger
         // half-open (until the keep-alive timeout) and hold up shutdown, so it goes too.
         if (!reply.raw.writableFinished) {
@@ -130,15 +174,16 @@ function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefiniti
     },
     handler: async (request, reply) => {
       const call = request.tiffinApi!;
-      const payload = await readPayload(request, app.options.maxBodySize, call.contentType);
+      const payload = await Promise.race([readPayload(request, app.options.maxBodySize, call.contentType), call.deadline]);
       const telemetry = app.telemetry.forHandler(request.id, requestTelemetry(request)?.trace ?? NO_REQUEST_TRACE);
       const ctx = new ApiContext(app, call, request.id, api.name, payload.headers, telemetry);
       let result: Awaited<ReturnType<typeof invokeApi>>;
       try {
-        result = await invokeApi(api, payload, ctx, { accept: request.headers.accept });
+        result = await Promise.race([invokeApi(api, payload, ctx, { accept: request.headers.accept }), call.deadline]);
       } finally {
         telemetry.end(); // commits the request's prediction records, whatever the outcome
       }
+      call.settle();
       reply.status(ctx.status);
       if (ctx.responseHeaders) for (const name in ctx.responseHeaders) reply.header(name, ctx.responseHeaders[name]);
       if (result.type === 'events') {

@@ -30,6 +30,9 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this time. Default 72 000 ms (above common load balancers' 60 s). */
   keepAliveTimeoutMs?: number;
+  /** An API request that has not started its response within this time is answered 504 and its model calls are
+   * cancelled; an API's own timeoutMs overrides it. Default 60 000 ms. */
+  apiTimeoutMs?: number;
   /** Open connections at most; more are closed as they arrive. Default 10 000. */
   maxConnections?: number;
   /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change and on SIGHUP. */
@@ -72,6 +75,7 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+export const DEFAULT_API_TIMEOUT_MS = 60_000;
 
 export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>> & Pick<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>;
 
@@ -85,6 +89,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    apiTimeoutMs: options.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS,
     tls: options.tls,
     development: options.development ?? false,
     cors: options.cors ?? false,

@@ -37,6 +37,12 @@ export interface ApiConfig<M extends ModelTags, I extends InputSpec, O extends O
   tags?: string[];
   /** The HTTP path; default `/<name>`. Clients need the same value in their `routes` option. */
   route?: string;
+  /** Answer 504 when a request has not started its response within this many milliseconds; its model calls are
+   * cancelled (queued work is dropped, not run). Default: the server's apiTimeoutMs. A client may ask for less
+   * with the `x-tiffin-timeout-ms` header, never for more. */
+  timeoutMs?: number;
+  /** Requests of this API in progress at most; more are answered 429 with Retry-After. Default: no limit. */
+  maxConcurrency?: number;
   handler: Handler<M, I, O>;
 }
 
@@ -62,6 +68,8 @@ export interface ApiDefinition {
   readonly summary: string | undefined;
   readonly description: string | undefined;
   readonly tags: readonly string[];
+  readonly timeoutMs: number | undefined;
+  readonly maxConcurrency: number | undefined;
   readonly handler: (input: unknown, ctx: RequestContext<ModelTags>) => unknown;
 }
 
@@ -150,6 +158,10 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
     const output = toOutput(config.output, name);
     if (typeof config.handler !== 'function') throw invalid(`API "${name}" needs a handler function`);
     const handler = config.handler;
+    for (const key of ['timeoutMs', 'maxConcurrency'] as const) {
+      const v = config[key];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw invalid(`API "${name}": ${key} must be a whole number above 0, got ${String(v)}`);
+    }
     const definition: ApiDefinition = {
       name,
       route,
@@ -158,6 +170,8 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
       summary: config.summary,
       description: config.description,
       tags: config.tags ?? [],
+      timeoutMs: config.timeoutMs,
+      maxConcurrency: config.maxConcurrency,
       // The input was parsed by `input` and the context built for M: the types line up by construction.
       handler: (value, ctx) => handler(value as InputValue<I>, ctx as RequestContext<M>),
     };

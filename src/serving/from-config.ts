@@ -19,6 +19,7 @@ export function serverOptions(config: TiffinConfig): ServerOptions {
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,
     maxConnections: s.maxConnections,
+    apiTimeoutMs: s.apiTimeoutMs,
     development: s.development,
     docs: s.docs,
     cors: s.cors,
