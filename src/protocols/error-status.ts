@@ -48,7 +48,7 @@ export function grpcStatusOf(err: unknown): number {
   if (status === 403) return GRPC_STATUS.PERMISSION_DENIED;
   if (status === 404) return GRPC_STATUS.NOT_FOUND;
   if (status === 409) return GRPC_STATUS.ALREADY_EXISTS;
-  if (status === 413) return GRPC_STATUS.RESOURCE_EXHAUSTED;
+  if (status === 413 || status === 429) return GRPC_STATUS.RESOURCE_EXHAUSTED;
   if (status === 503) return GRPC_STATUS.UNAVAILABLE;
   if (status === 504) return GRPC_STATUS.DEADLINE_EXCEEDED;
   if (status === 405 || status === 501) return GRPC_STATUS.UNIMPLEMENTED;

@@ -4,7 +4,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { TiffinError } from '../../errors/index.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../config.ts';
-import { writeSync } from 'node:fs';
+import { LogDestination } from './log-destination.ts';
 
 export type { Logger } from 'pino';
 export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel };
@@ -71,26 +71,9 @@ export function jsonLineFormat(logger: Logger): { destination: DestinationStream
 }
 
 /** Stdout for JSON lines, one per process (shared by every logger that writes there, so their lines stay in
- * order): pino's own sonic-boom destination, writing asynchronously once 4 KiB have collected. A small buffer
- * bounds what a native abort can lose; pino flushes it synchronously on process exit (process.exit after a
- * signal, and an uncaught exception, included). */
-let stdout: ReturnType<typeof pino.destination> | undefined;
+ * order): buffered and written in large chunks from the thread pool, see LogDestination. */
+let stdout: LogDestination | undefined;
 function stdoutDestination(): DestinationStream {
-  if (!stdout) {
-    stdout = pino.destination({ dest: 1, minLength: 4096, sync: false });
-    // A failed write (closed pipe, full disk) is said on stderr, once per kind of failure, not dropped silently.
-    const seen = new Set<string>();
-    stdout.on('error', (err: NodeJS.ErrnoException) => {
-      const kind = err.code ?? err.message;
-      if (seen.has(kind)) return;
-      seen.add(kind);
-      try {
-        writeSync(2, `tiffin: writing log lines to stdout failed: ${err.message}\n`);
-      } catch {
-        // stderr is gone too: nothing left to tell.
-      }
-    });
-  }
+  stdout ??= new LogDestination({ fd: 1 });
   return stdout;
 }
-
