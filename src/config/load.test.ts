@@ -30,8 +30,23 @@ function configError(fn: () => unknown): { message: string; issues: { source: st
 test('defaults apply when nothing is configured', async (t) => {
   const config = loadConfig({ cwd: await dirWith(t), env: {} });
   assert.equal(config.file, undefined);
-  assert.deepEqual(config.server, { port: 3000, host: '127.0.0.1', maxBodySize: 32 * 1024 * 1024, shutdownGraceMs: 30_000, development: false, docs: true, cors: false });
+  assert.deepEqual(config.server, {
+    port: 3000, host: '127.0.0.1', maxBodySize: 32 * 1024 * 1024, shutdownGraceMs: 30_000,
+    headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 72_000, maxConnections: 10_000, apiTimeoutMs: 60_000, tls: undefined,
+    development: false, docs: true, cors: false,
+  });
   assert.deepEqual(config.logging, { level: 'info', format: 'json' });
+});
+
+test('timeouts, the connection cap and TLS paths from tiffin.yaml and TIFFIN_* (paths relative to where they came from)', async (t) => {
+  const cwd = await dirWith(t, 'server:\n  headersTimeout: 5s\n  apiTimeout: 2s\n  maxConnections: 100\n  tls: { cert: certs/a.crt }\n');
+  const config = loadConfig({ cwd, env: { TIFFIN_REQUEST_TIMEOUT: '30s', TIFFIN_TLS_KEY: 'certs/a.key' } });
+  assert.equal(config.server.headersTimeoutMs, 5000);
+  assert.equal(config.server.apiTimeoutMs, 2000);
+  assert.equal(config.server.requestTimeoutMs, 30_000);
+  assert.equal(config.server.maxConnections, 100);
+  assert.deepEqual(config.server.tls, { cert: join(cwd, 'certs/a.crt'), key: join(cwd, 'certs/a.key') });
+  assert.throws(() => loadConfig({ cwd, env: { TIFFIN_MAX_CONNECTIONS: '0' } }), /TIFFIN_MAX_CONNECTIONS/);
 });
 
 test('flags win over env, env over tiffin.yaml, the file over defaults', async (t) => {

@@ -2,7 +2,7 @@
 // bodies, TF Serving JSON, a service API's JSON input, and gRPC messages as raw bytes. Whatever arrives, the
 // server answers (never hangs), answers a client's mistake with 4xx (never 5xx, never a gRPC INTERNAL or
 // UNKNOWN), and serves a valid request correctly afterwards. FUZZ_RUNS raises the count (default 60 per property;
-// scripts/fuzz.sh runs it long).
+// `npm run fuzz` runs it long).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
