@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { TiffinError } from '../errors/index.ts';
 import { Cancellation, handlesCancelledWith } from '../runtime/cancellation.ts';
 import type { ModelHandles, ModelTags, RequestContext } from '../service/context.ts';
 import { checkMediaType, invokeApi } from '../service/invoke.ts';
@@ -18,7 +19,6 @@ import { errorBody, toTiffinError } from './error-reply.ts';
 import { sendEventStream } from './event-stream.ts';
 import type { InFlightRequest } from './lifecycle.ts';
 import { readPayload } from './request-payload.ts';
-import { TiffinError } from '../errors/index.ts';
 
 /** A client's own deadline for one request, in milliseconds; the API's timeout caps it. */
 export const TIMEOUT_HEADER = 'x-tiffin-timeout-ms';

@@ -65,5 +65,5 @@ export function grpcTlsCredentials(files: TlsFiles): grpc.ServerCredentials {
   const provider = new grpcExperimental.FileWatcherCertificateProvider({ certificateFile: files.cert, privateKeyFile: files.key, refreshIntervalMs: POLL_MS });
   // grpc-js 1.14 passes its first argument on as the identity provider (its .d.ts names them the other way round);
   // no CA provider: clients are not asked for certificates.
-  return grpcExperimental.createCertificateProviderServerCredentials(provider, null as never, false);
+  return grpcExperimental.createCertificateProviderServerCredentials(provider, null, false);
 }
