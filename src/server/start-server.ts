@@ -12,7 +12,7 @@ import { buildApp } from './app.ts';
 import { ServiceLifecycle } from './lifecycle.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
-import { watchTls } from '../tls/index.ts';
+import { watchTls, type SecureContextTarget } from '../tls/index.ts';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:3000 */
@@ -70,7 +70,8 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
   fastify.server.maxConnections = resolved.maxConnections;
   const tls = resolved.tls;
   const stopTlsWatch = tls
-    ? watchTls(fastify.server as unknown as Parameters<typeof watchTls>[0], tls, (err) => {
+    ? // Listening with TLS, fastify's server is an https.Server, which takes new certificates.
+      watchTls(fastify.server as unknown as SecureContextTarget, tls, (err) => {
         if (err) log.error({ err }, `TLS certificate ${tls.cert} did not reload; the previous one stays in use: ${messageOf(err)}`);
         else log.info(`TLS certificate reloaded from ${tls.cert}`);
       })

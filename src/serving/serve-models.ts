@@ -78,7 +78,7 @@ function modelsOnlyService(): Service<ModelTags, ApiMap> {
 
 /** Anyone who can reach a port beyond loopback could load and unload models, unless a token guards them. */
 function checkExposure(hosts: string[], auth: AuthConfig): void {
-  const exposed = hosts.filter((h) => !isLoopbackHost(h));
+  const exposed = [...new Set(hosts.filter((h) => !isLoopbackHost(h)))];
   if (exposed.length === 0 || auth.tokens.has('management')) return;
   throw new TiffinError(
     'CONFIG_INVALID',
