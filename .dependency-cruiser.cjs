@@ -3,7 +3,7 @@
 // out cycles between folders; `no-circular` rules out cycles between modules. Tests and test support are exempt
 // from the order but library code may never import them. Keep this list and ARCHITECTURE.md's table the same.
 const LAYERS = [
-  'errors', 'units', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository',
+  'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository',
   'service', 'protocols', 'server', 'config', 'serving', 'client', 'cli',
 ];
 const TEST_CODE = '(\\.test\\.ts$|/test-fixtures(\\.ts$|/)|^src/testing/)';

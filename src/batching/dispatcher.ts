@@ -18,6 +18,7 @@ import type {
 } from './types.ts';
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
+export const DEFAULT_MAX_SPLITS = 64;
 export const DEFAULT_MAX_LATENCY_MS = 10;
 export const DEFAULT_MAX_QUEUE_SIZE = 1024;
 /** Batches the cost model needs before the dispatcher trusts it to turn requests away. */
@@ -72,6 +73,7 @@ function positive(value: number | undefined, fallback: number, name: string): nu
 export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<DispatcherEvents> {
   readonly name: string;
   readonly maxBatchSize: number;
+  readonly maxSplits: number;
   readonly maxLatencyMs: number;
   readonly maxQueueSize: number;
   private readonly clock: Clock;
@@ -105,6 +107,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
     super();
     this.name = options.name;
     this.maxBatchSize = Math.floor(positive(options.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize'));
+    this.maxSplits = Math.floor(positive(options.maxSplits, DEFAULT_MAX_SPLITS, 'maxSplits'));
     this.maxLatencyMs = positive(options.maxLatencyMs, DEFAULT_MAX_LATENCY_MS, 'maxLatencyMs');
     this.maxQueueSize = Math.floor(positive(options.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE, 'maxQueueSize'));
     if (options.maxInFlight !== undefined) positive(options.maxInFlight, 1, 'maxInFlight');
@@ -126,6 +129,13 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       key = `${this.codec.key(input)}|${options.outputs?.join(',') ?? ''}`;
     } catch (err) {
       return Promise.reject(toTiffinError(err, 'BAD_REQUEST', `${this.name}: the input cannot be batched`));
+    }
+    if (rows > this.maxBatchSize * this.maxSplits) {
+      return Promise.reject(new TiffinError('LIMIT_EXCEEDED',
+        `${this.name}: the request has ${rows} rows, more than the ${this.maxBatchSize * this.maxSplits} that ${this.maxSplits} batches of ${this.maxBatchSize} hold; ` +
+          'send fewer rows per request, or raise batching.maxSplits or batching.maxBatchSize for this model', {
+          details: { limit: 'batching.maxSplits', rows, maxBatchSize: this.maxBatchSize, maxSplits: this.maxSplits },
+        }));
     }
     if (options.signal?.aborted) {
       this.countShed('aborted', priority, rows, 0);

@@ -36,6 +36,11 @@ export interface BatchingOptions {
    * predicted run time, while every replica is busy. An idle replica never waits. Default 10.
    */
   maxLatencyMs?: number;
+  /**
+   * Most batches one request may be split into: a request of more rows than maxBatchSize × maxSplits is refused
+   * (413) rather than queued as hundreds of batches that would hold the replicas for seconds. Default 64.
+   */
+  maxSplits?: number;
   /** Most requests waiting; past it a request is turned away (503, Retry-After). Default 1024. */
   maxQueueSize?: number;
   /** Batches running or sent at once; default: live replicas + 1, so a replica finds its next batch waiting. */

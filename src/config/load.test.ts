@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { isTiffinError } from '../errors/index.ts';
+import { DEFAULT_LIMITS } from '../limits/index.ts';
 import { loadConfig } from './load.ts';
 import { parseDuration, parseSize } from '../units/index.ts';
 
@@ -32,10 +33,11 @@ test('defaults apply when nothing is configured', async (t) => {
   assert.equal(config.file, undefined);
   assert.deepEqual(config.server, {
     port: 3000, host: '127.0.0.1', maxBodySize: 32 * 1024 * 1024, shutdownGraceMs: 30_000,
-    headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 72_000, maxConnections: 10_000, apiTimeoutMs: 60_000, tls: undefined,
+    headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, keepAliveTimeoutMs: 72_000, maxConnections: 10_000, maxHeaderSize: 16 * 1024, apiTimeoutMs: 60_000, tls: undefined,
     development: false, docs: true, cors: false,
   });
   assert.deepEqual(config.logging, { level: 'info', format: 'json' });
+  assert.deepEqual(config.limits, DEFAULT_LIMITS);
 });
 
 test('timeouts, the connection cap and TLS paths from tiffin.yaml and TIFFIN_* (paths relative to where they came from)', async (t) => {
@@ -47,6 +49,17 @@ test('timeouts, the connection cap and TLS paths from tiffin.yaml and TIFFIN_* (
   assert.equal(config.server.maxConnections, 100);
   assert.deepEqual(config.server.tls, { cert: join(cwd, 'certs/a.crt'), key: join(cwd, 'certs/a.key') });
   assert.throws(() => loadConfig({ cwd, env: { TIFFIN_MAX_CONNECTIONS: '0' } }), /TIFFIN_MAX_CONNECTIONS/);
+});
+
+test('request limits from tiffin.yaml and TIFFIN_*, in units; the rest keep their defaults; bad values name the key', async (t) => {
+  const cwd = await dirWith(t, 'server:\n  maxHeaderSize: 8KiB\nlimits:\n  maxTensorElements: 1000\n  maxStringBytes: 1MiB\n');
+  const config = loadConfig({ cwd, env: { TIFFIN_MAX_JSON_DEPTH: '16', TIFFIN_MAX_PART_SIZE: '2MiB' } });
+  assert.equal(config.server.maxHeaderSize, 8192);
+  assert.deepEqual(config.limits, { ...DEFAULT_LIMITS, maxTensorElements: 1000, maxStringBytes: 1024 * 1024, maxJsonDepth: 16, maxPartSize: 2 * 1024 * 1024 });
+  const bad = configError(() => loadConfig({ cwd, env: { TIFFIN_MAX_INPUTS: '0' } }));
+  assert.match(bad.message, /TIFFIN_MAX_INPUTS: limits\.maxInputs: expected a whole number from 1/);
+  const unknown = configError(() => loadConfig({ cwd: cwd, env: {}, overrides: [{ key: 'limits.maxRows', value: 3, source: '--x' }] }));
+  assert.match(unknown.message, /unknown key "limits\.maxRows" \(limits takes maxInputs, maxOutputs/);
 });
 
 test('flags win over env, env over tiffin.yaml, the file over defaults', async (t) => {

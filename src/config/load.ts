@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { ServedModelConfig } from '../repository/types.ts';
 import { TokenSet, resolveAuth, type AuthConfig } from '../auth/index.ts';
+import { DEFAULT_LIMITS, LIMIT_ENV_VARS, resolveLimits, type RequestLimits } from '../limits/index.ts';
 import type { TelemetrySections } from '../telemetry/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
@@ -24,6 +25,7 @@ export const ENV_VARS = {
   TIFFIN_KEEP_ALIVE_TIMEOUT: 'server.keepAliveTimeout',
   TIFFIN_MAX_CONNECTIONS: 'server.maxConnections',
   TIFFIN_API_TIMEOUT: 'server.apiTimeout',
+  TIFFIN_MAX_HEADER_SIZE: 'server.maxHeaderSize',
   TIFFIN_TLS_CERT: 'server.tls.cert',
   TIFFIN_TLS_KEY: 'server.tls.key',
   TIFFIN_DEVELOPMENT: 'server.development',
@@ -52,6 +54,7 @@ export const ENV_VARS = {
   TIFFIN_TOKENS_FILE: 'auth.tokensFile',
   TIFFIN_PROTECT_METRICS: 'auth.protectMetrics',
   TIFFIN_ALLOWED_HOSTS: 'auth.allowedHosts',
+  ...LIMIT_ENV_VARS,
 } as const;
 
 export interface TiffinConfig {
@@ -68,6 +71,7 @@ export interface TiffinConfig {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
     maxConnections: number;
+    maxHeaderSize: number;
     apiTimeoutMs: number;
     /** Absolute paths (a config file's relative ones resolved against its folder). */
     tls: { cert: string; key: string } | undefined;
@@ -88,6 +92,8 @@ export interface TiffinConfig {
   telemetry: TelemetrySections;
   /** Tokens (read from their files at load) and allowed Host names. */
   auth: AuthConfig;
+  /** What one request may hold beyond its body size, every key filled in. */
+  limits: RequestLimits;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -100,6 +106,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
     requestTimeoutMs: 120_000,
     keepAliveTimeoutMs: 72_000,
     maxConnections: 10_000,
+    maxHeaderSize: 16 * 1024,
     apiTimeoutMs: 60_000,
     tls: undefined,
     development: false,
@@ -112,6 +119,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   repository: { pollIntervalMs: 2000, drainTimeoutMs: 30_000, strictReadiness: true, loadUnlisted: false },
   telemetry: {},
   auth: { tokens: new TokenSet([]), allowedHosts: [] },
+  limits: DEFAULT_LIMITS,
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -299,6 +307,7 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       requestTimeoutMs: server.requestTimeout ?? d.requestTimeoutMs,
       keepAliveTimeoutMs: server.keepAliveTimeout ?? d.keepAliveTimeoutMs,
       maxConnections: server.maxConnections ?? d.maxConnections,
+      maxHeaderSize: server.maxHeaderSize ?? d.maxHeaderSize,
       apiTimeoutMs: server.apiTimeout ?? d.apiTimeoutMs,
       tls: tls?.cert && tls.key ? { cert: resolve(tlsBase, tls.cert), key: resolve(tlsBase, tls.key) } : undefined,
       development: server.development ?? d.development,
@@ -331,5 +340,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
       monitoring: merged.monitoring,
     },
     auth: resolveAuth(merged.auth),
+    limits: resolveLimits(merged.limits),
   };
 }

@@ -2,6 +2,7 @@
 // Later sections (models:, runners:, batching:) are added to `configFileSchema` beside `server` and `logging`.
 import { z } from 'zod';
 import { authSectionSchema } from '../auth/index.ts';
+import { limitsSectionSchema } from '../limits/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
 import { booleanText, numeric, parseDuration, parseSize } from '../units/index.ts';
@@ -42,6 +43,7 @@ export const serverSectionSchema = z.strictObject({
   keepAliveTimeout: duration.optional(),
   apiTimeout: duration.optional(),
   maxConnections: integer(1, 1_000_000).optional(),
+  maxHeaderSize: size.optional(),
   tls: z
     .strictObject({
       // Both or neither, checked once the file, environment and flags are merged (each may give one).
@@ -112,6 +114,8 @@ export const configFileSchema = z.strictObject({
   metrics: metricsSectionSchema.optional(),
   tracing: tracingSectionSchema.optional(),
   monitoring: monitoringSectionSchema.optional(),
+  /** What one request may hold beyond its body size (src/limits). */
+  limits: limitsSectionSchema.optional(),
   /** Tokens and their scopes, protected /metrics, allowed Host names (src/auth/config.ts). */
   auth: authSectionSchema.optional(),
 });

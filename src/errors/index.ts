@@ -12,6 +12,12 @@ export const ERROR_CODES = {
   INTEGRITY_MISMATCH: 422,
   ARCHIVE_INVALID: 422,
   ARCHIVE_UNSAFE: 422,
+  /** An import over maxImportBytes or maxImportEntries; the message names the limit. */
+  ARCHIVE_TOO_LARGE: 413,
+  /** The store's disk is full (ENOSPC, EDQUOT), or has less free space than an import declares. */
+  STORE_NO_SPACE: 507,
+  /** The store's folder refuses writes (EROFS, EACCES, EPERM): mounted read-only, or owned by someone else. */
+  STORE_READ_ONLY: 500,
   // runtimes
   FRAMEWORK_UNKNOWN: 400,
   MODEL_INVALID: 422,
@@ -32,6 +38,10 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: 405,
   NOT_ACCEPTABLE: 406,
   BODY_TOO_LARGE: 413,
+  /** A request over one of the limits in src/limits (inputs, tensor elements, JSON depth ...); names its key. */
+  LIMIT_EXCEEDED: 413,
+  /** The request's headers are larger than server.maxHeaderSize. */
+  HEADERS_TOO_LARGE: 431,
   UNSUPPORTED_MEDIA_TYPE: 415,
   TIMEOUT: 504,
   /** The caller gave up (its AbortSignal fired); nginx's 499, rarely sent since the client is gone. */

@@ -2,6 +2,7 @@
 // Triton) with the V2 inference service and the standard health service, over a ModelRepository.
 import * as grpc from '@grpc/grpc-js';
 import type { TokenSet } from '../auth/index.ts';
+import type { RequestLimits } from '../limits/index.ts';
 import { grpcTlsCredentials, type TlsFiles } from '../tls/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import { withGrpcAuth } from './grpc-auth.ts';
@@ -23,6 +24,8 @@ export interface GrpcServerOptions {
   host?: string;
   /** Largest request message in bytes; default 64 MiB. */
   maxMessageBytes?: number;
+  /** What one request may hold (inputs, elements, string lengths); default DEFAULT_LIMITS. */
+  limits?: RequestLimits;
   server?: ServerInfo;
   /** Traces ModelInfer calls (a SERVER span continuing a `traceparent` in the call's metadata). */
   tracing?: Tracing;
@@ -53,7 +56,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': -1 });
   const inference = grpc.loadPackageDefinition(loadInferenceProto());
   const health = grpc.loadPackageDefinition(loadHealthProto());
-  const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing);
+  const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing, options.limits);
   // Auth first: a caller without a token learns nothing, not even whether its message decoded.
   const checked = refusingInvalidMessages(handlers, INFERENCE_SERVICE);
   server.addService(withTolerantDecoding(serviceDefinition(inference, INFERENCE_SERVICE)), options.tokens ? withGrpcAuth(checked, options.tokens) : checked);

@@ -2,6 +2,7 @@
 // /ping and /predictions. Each protocol is its own encapsulated scope (its body parsing, error shape
 // and not-found answer), so mounting them leaves the host server's routes and parsers untouched.
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_LIMITS, type RequestLimits } from '../limits/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
@@ -20,6 +21,8 @@ export interface ProtocolRoutesOptions {
   protocols?: readonly ProtocolName[];
   /** Largest request body in bytes (413 beyond); default 64 MiB. */
   bodyLimit?: number;
+  /** What one request may hold beyond its size (inputs, elements, JSON depth ...); default DEFAULT_LIMITS. */
+  limits?: RequestLimits;
   /** Name and version reported by V2 server metadata; default Tiffin's package. */
   server?: ServerInfo;
   /** The server's tracing: an inference request it traces gets a `tiffin.inference` span, with the runner's queue
@@ -41,6 +44,7 @@ export async function protocolRoutes(app: FastifyInstance, options: ProtocolRout
   const common = {
     repository: options.repository,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    limits: options.limits ?? DEFAULT_LIMITS,
     ...(options.tracing ? { tracing: options.tracing } : {}),
   };
   if (protocols.has('kserve-v2')) await app.register(kserveV2Routes, { ...common, server: options.server ?? defaultServerInfo(), prefix: '/v2' });

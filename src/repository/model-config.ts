@@ -26,6 +26,7 @@ const batchingSchema = z.strictObject({
   enabled: z.boolean().optional(),
   maxBatchSize: z.number().int().min(1).optional(),
   maxLatencyMs: z.number().min(0).optional(),
+  maxSplits: z.number().int().min(1).optional(),
 });
 
 /** Prediction logging of every call (src/telemetry): true, or the stream name and a sample rate of its own. */
@@ -38,6 +39,7 @@ const entryFields = {
   versions: versionPolicySchema.optional(),
   labels: z.record(z.string(), versionName).optional(),
   batching: batchingSchema.optional(),
+  timeoutMs: z.number().int().min(1).optional(),
   monitor: monitorSchema.optional(),
 };
 
@@ -123,6 +125,7 @@ function dropUndefined(c: ServedModelConfig): ServedModelConfig {
   if (c.versions !== undefined) out.versions = c.versions;
   if (c.labels !== undefined) out.labels = c.labels;
   if (c.batching !== undefined) out.batching = c.batching;
+  if (c.timeoutMs !== undefined) out.timeoutMs = c.timeoutMs;
   if (c.monitor !== undefined) out.monitor = c.monitor;
   return out;
 }

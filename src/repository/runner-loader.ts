@@ -12,6 +12,8 @@ function runnerOptions(tag: string, store: ModelStore, config: ServedModelConfig
   const batching = { ...defaults.batching };
   if (own.maxBatchSize !== undefined) batching.maxBatchSize = own.maxBatchSize;
   if (own.maxLatencyMs !== undefined) batching.maxLatencyMs = own.maxLatencyMs;
+  if (own.maxSplits !== undefined) batching.maxSplits = own.maxSplits;
+  if (config.timeoutMs !== undefined) batching.defaultTimeoutMs = config.timeoutMs;
   // A batch of one is the runner's way of turning batching off.
   if (own.enabled === false) batching.maxBatchSize = 1;
   return { ...defaults, tag, storeRoot: store.root, batching };

@@ -18,6 +18,8 @@ export interface ModelBatchingConfig {
   maxBatchSize?: number;
   /** Longest a request waits for others to join its batch. */
   maxLatencyMs?: number;
+  /** Most batches one request may be split into (more rows than maxBatchSize × maxSplits: 413). Default 64. */
+  maxSplits?: number;
 }
 
 /** One model the repository serves (an entry of `models:` in tiffin.yaml, or `--models name[:version]`). */
@@ -28,6 +30,9 @@ export interface ServedModelConfig {
   /** Label → version (for example stable, canary). Labelled versions are served whatever the policy says. */
   labels?: Record<string, string>;
   batching?: ModelBatchingConfig;
+  /** Deadline of a call to this model that brings none of its own (an API's timeout or the V2 `timeout` parameter):
+   * still queued at it, the call is dropped and answers 504. Default none. */
+  timeoutMs?: number;
   /** Log every call's inputs and outputs to a prediction stream (needs `monitoring.dir`); see docs/observability.md. */
   monitor?: ModelMonitorConfig;
 }

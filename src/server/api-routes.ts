@@ -174,7 +174,7 @@ function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefiniti
     },
     handler: async (request, reply) => {
       const call = request.tiffinApi!;
-      const payload = await Promise.race([readPayload(request, app.options.maxBodySize, call.contentType), call.deadline]);
+      const payload = await Promise.race([readPayload(request, app.options.maxBodySize, app.options.limits, call.contentType), call.deadline]);
       const telemetry = app.telemetry.forHandler(request.id, requestTelemetry(request)?.trace ?? NO_REQUEST_TRACE);
       const ctx = new ApiContext(app, call, request.id, api.name, payload.headers, telemetry);
       let result: Awaited<ReturnType<typeof invokeApi>>;
@@ -207,8 +207,8 @@ export async function registerApiRoutes(fastify: FastifyInstance, app: AppContex
   for (const api of app.svc.apis) if (!multipartApis.includes(api)) addApiRoute(fastify, app, api);
   if (multipartApis.length === 0) return;
   await fastify.register(async (scope) => {
-    const { maxBodySize } = app.options;
-    await scope.register(multipart, { limits: { fileSize: maxBodySize, fieldSize: maxBodySize } });
+    const { maxPartSize, maxParts } = app.options.limits;
+    await scope.register(multipart, { limits: { fileSize: maxPartSize, fieldSize: maxPartSize, parts: maxParts } });
     for (const api of multipartApis) addApiRoute(scope, app, api);
   });
 }

@@ -1,5 +1,7 @@
 // The fastify app of a service: body parsing (raw buffers, multipart), request ids, CORS, the one error
 // handler, 404/405, health probes, docs and one route per API.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { TiffinError } from '../errors/index.ts';
@@ -33,6 +35,25 @@ function allowedMethods(app: AppContext, path: string): string[] | undefined {
   return undefined;
 }
 
+/**
+ * Errors Node's parser raises before a request exists (headers too large, a request past its deadline, bytes that
+ * are not HTTP), answered in Tiffin's error shape where the socket can still take it.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, maxHeaderSize: number): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new TiffinError('HEADERS_TOO_LARGE', `the request's headers are larger than the ${maxHeaderSize} bytes server.maxHeaderSize allows`, { details: { limit: 'server.maxHeaderSize', max: maxHeaderSize } })
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new TiffinError('BAD_REQUEST', 'the request was not received in time (server.requestTimeout)', { status: 408 })
+        : new TiffinError('BAD_REQUEST', `the request is not valid HTTP/1.1 (${err.code ?? err.message})`);
+  if (socket.writable) {
+    const body = JSON.stringify({ code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) });
+    socket.write(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
 export async function buildApp(app: AppContext): Promise<FastifyInstance> {
   const { options } = app;
   const loggerInstance: FastifyBaseLogger = app.log;
@@ -41,6 +62,7 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
   const timeouts = {
     headersTimeout: options.requestTimeoutMs > 0 ? Math.min(options.headersTimeoutMs, options.requestTimeoutMs) : options.headersTimeoutMs,
     connectionsCheckingInterval: 1_000,
+    maxHeaderSize: options.maxHeaderSize,
   };
   const fastify = Fastify({
     ...(options.tls ? { https: { ...readTls(options.tls), ...timeouts } } : { http: timeouts }),
@@ -58,6 +80,7 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
     // Draining is answered by our own 503 (in the Tiffin error shape); fastify still adds Connection: close.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, options.maxHeaderSize),
   });
 
   // Every body reaches the handler as raw bytes; the API's io kind decides how to read it.

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { TokenSet } from '../auth/index.ts';
+import { resolveLimits, type RequestLimits } from '../limits/index.ts';
 import type { TlsFiles } from '../tls/index.ts';
 import type { ModelProvider } from '../service/model-provider.ts';
 import type { AuthOptions } from './auth-hook.ts';
@@ -35,6 +36,11 @@ export interface ServerOptions {
   apiTimeoutMs?: number;
   /** Open connections at most; more are closed as they arrive. Default 10 000. */
   maxConnections?: number;
+  /** Largest request head (request line and headers) in bytes; larger answers 431. Default 16 KiB (Node's). */
+  maxHeaderSize?: number;
+  /** What one request may hold beyond its size: inputs, tensor elements and bytes, string length, JSON depth,
+   * multipart parts (src/limits). Unset keys keep their defaults. */
+  limits?: Partial<RequestLimits>;
   /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change and on SIGHUP. */
   tls?: TlsFiles;
   /** Puts error messages of failed handlers and stack traces in 500 responses. Never in production. */
@@ -76,8 +82,10 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
 export const DEFAULT_API_TIMEOUT_MS = 60_000;
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>> & Pick<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls' | 'limits'>> &
+  Pick<ServerOptions, 'logger' | 'provider' | 'telemetry' | 'tls'> & { limits: RequestLimits };
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   return {
@@ -89,6 +97,8 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
+    limits: resolveLimits(options.limits),
     apiTimeoutMs: options.apiTimeoutMs ?? DEFAULT_API_TIMEOUT_MS,
     tls: options.tls,
     development: options.development ?? false,

@@ -2,6 +2,7 @@
 // (for example an image and a JSON options field). Invalid fields are reported under their field name.
 import { z } from 'zod';
 import { isTiffinError } from '../errors/index.ts';
+import { checkJsonDepth, type RequestLimits } from '../limits/index.ts';
 import { JsonIO, isZodSchema, jsonSchemaOf } from './io-json.ts';
 import { MULTIPART_MEDIA_TYPE } from './io-file.ts';
 import { TextIO } from './io-text.ts';
@@ -42,7 +43,7 @@ export class MultipartIO<F extends FieldsSpec> implements InputIO<MultipartValue
     const issues: ValidationIssue[] = [];
     for (const [name, spec] of Object.entries(this.fields)) {
       try {
-        out[name] = await this.parseField(spec, parts.find((p) => p.name === name));
+        out[name] = await this.parseField(spec, parts.find((p) => p.name === name), payload.limits);
       } catch (err) {
         const nested = isTiffinError(err, 'VALIDATION_FAILED') ? (err.details as { issues?: ValidationIssue[] } | undefined)?.issues : undefined;
         if (!nested) throw err;
@@ -54,9 +55,10 @@ export class MultipartIO<F extends FieldsSpec> implements InputIO<MultipartValue
     return out as MultipartValue<F>;
   }
 
-  private async parseField(spec: FieldSpec, part: FormPart | undefined): Promise<unknown> {
+  private async parseField(spec: FieldSpec, part: FormPart | undefined, limits: RequestLimits): Promise<unknown> {
     const schema = isZodSchema(spec) ? spec : spec instanceof JsonIO ? (spec.schema as z.ZodType) : undefined;
     if (schema) {
+      if (part) checkJsonDepth(part.data, limits.maxJsonDepth);
       const value = part ? fieldJson(part.data.toString('utf8')) : undefined;
       const result = await schema.safeParseAsync(value);
       if (result.success) return result.data;
@@ -66,7 +68,8 @@ export class MultipartIO<F extends FieldsSpec> implements InputIO<MultipartValue
     if (!part) throw validationError([{ path: [], message: 'required field is missing' }]);
     const isFile = FILE_KINDS.has(io.kind);
     const mediaType = part.mediaType ?? (part.filename !== undefined || isFile ? 'application/octet-stream' : io instanceof TextIO ? 'text/plain' : 'application/json');
-    return io.parse({ mediaType, mediaParams: {}, headers: {}, body: part.data, parts: isFile ? [part] : undefined });
+    if (mediaType === 'application/json') checkJsonDepth(part.data, limits.maxJsonDepth);
+    return io.parse({ mediaType, mediaParams: {}, headers: {}, body: part.data, parts: isFile ? [part] : undefined, limits });
   }
 
   requestContent(): MediaTypeMap {

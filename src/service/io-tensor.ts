@@ -1,13 +1,14 @@
 // Tensors as API inputs and outputs: nested JSON arrays (or `{ shape, data }`) for people and curl,
 // little-endian binary with `x-tensor-dtype` / `x-tensor-shape` headers for programs.
 import { TiffinError, messageOf } from '../errors/index.ts';
+import { TensorBudget } from '../limits/index.ts';
 import { assertTensor, bytesPerElement, elementCount, shapeMatches, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
 import type { InputIO, JsonSchema, MediaTypeMap, OutputIO, RequestPayload, ResponseBody, ResponseNegotiation } from './io-types.ts';
 import { JSON_MEDIA_TYPE, parseJsonBody } from './io-json.ts';
 import { acceptNames } from './media-type.ts';
 import {
   BINARY_MEDIA_TYPE, TENSOR_DTYPE_HEADER, TENSOR_SHAPE_HEADER,
-  formatShape, parseShapeHeader, tensorBytes, tensorDataFromBytes, tensorDataToJson, tensorFromJson,
+  formatShape, parseShapeHeader, readTensorJson, tensorBytes, tensorDataFromBytes, tensorDataToJson, tensorFromJson,
 } from './tensor-codec.ts';
 import { validationError } from './validation.ts';
 
@@ -64,13 +65,13 @@ export class TensorIO<D extends DType> implements InputIO<Tensor<D>, TensorWire<
   }
 
   async parse(payload: RequestPayload): Promise<Tensor<D>> {
-    const t = payload.mediaType === BINARY_MEDIA_TYPE ? this.parseBinary(payload) : this.parseJson(payload.body);
+    const t = payload.mediaType === BINARY_MEDIA_TYPE ? this.parseBinary(payload) : await this.parseJson(payload);
     this.checkShape(t.shape);
     return t;
   }
 
-  private parseJson(body: Buffer): Tensor<D> {
-    const result = tensorFromJson(parseJsonBody(body), this.dtype);
+  private async parseJson(payload: RequestPayload): Promise<Tensor<D>> {
+    const result = await readTensorJson(payload.body, this.dtype, payload.limits);
     if ('issues' in result) throw validationError(result.issues, `the ${this.describe()} tensor`);
     return result.tensor as Tensor<D>;
   }
@@ -94,6 +95,7 @@ export class TensorIO<D extends DType> implements InputIO<Tensor<D>, TensorWire<
     } else {
       shape = this.inferShape(bytes.length, width);
     }
+    new TensorBudget(payload.limits).addInput(dtype, shape);
     const needed = elementCount(shape) * width;
     if (bytes.length !== needed) {
       throw validationError([{ path: [], message: `the body has ${bytes.length} bytes; shape ${formatShape(shape)} of ${dtype} needs ${needed}` }], 'the tensor');

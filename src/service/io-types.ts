@@ -1,6 +1,7 @@
 // The contract every input/output kind implements: which request bodies it takes, how it turns them into
 // the handler's value, how it turns the handler's result into a response body, and how it is documented.
 // Transport-neutral: the server hands in bytes (or multipart parts) and writes out what comes back.
+import type { RequestLimits } from '../limits/index.ts';
 
 /** A JSON Schema object (2020-12), as embedded in OpenAPI 3.1. */
 export type JsonSchema = Record<string, unknown>;
@@ -40,6 +41,8 @@ export interface RequestPayload {
   body: Buffer;
   /** The parts of a multipart/form-data body. */
   parts: FormPart[] | undefined;
+  /** The server's request limits (src/limits); io kinds check tensor sizes and nested JSON against them. */
+  limits: RequestLimits;
 }
 
 /** What the client asked for, so an output can pick between its encodings. */

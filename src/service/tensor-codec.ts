@@ -3,6 +3,9 @@
 import { endianness } from 'node:os';
 import { fromBFloat16Bits, fromFloat16Bits, toBFloat16Bits, toFloat16Bits } from '../runtime/half.ts';
 import { allocData, bytesPerElement, elementCount, nestedShape, type DType, type Tensor, type TensorData } from '../runtime/tensor.ts';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import { TensorBudget, checkStrings, type RequestLimits } from '../limits/index.ts';
+import { OFFLOAD_MIN_BYTES, offload } from '../offload/index.ts';
 import type { FieldPath, ValidationIssue } from './validation.ts';
 
 export const TENSOR_DTYPE_HEADER = 'x-tensor-dtype';
@@ -178,4 +181,31 @@ export function tensorDataToJson(t: Tensor): unknown[] {
     default:
       return Array.from(t.data as ArrayLike<number>);
   }
+}
+
+type TensorOrIssues = { tensor: Tensor } | { issues: ValidationIssue[] };
+
+/** A JSON body as a tensor, within `limits` (its nesting was checked when the body was read). Plain in and out, so
+ * an offload worker can run it. */
+export function tensorFromJsonBody(body: Uint8Array, dtype: DType, limits: RequestLimits): TensorOrIssues {
+  let value: unknown;
+  if (body.byteLength > 0) {
+    try {
+      value = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+    } catch (err) {
+      throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${messageOf(err)}`);
+    }
+  }
+  const result = tensorFromJson(value, dtype);
+  if ('tensor' in result) {
+    new TensorBudget(limits).addInput(dtype, result.tensor.shape);
+    if (dtype === 'string') checkStrings(result.tensor.data as string[], limits, 'the tensor');
+  }
+  return result;
+}
+
+/** tensorFromJsonBody, in an offload worker for a body large enough to hold the event loop. */
+export function readTensorJson(body: Buffer, dtype: DType, limits: RequestLimits): TensorOrIssues | Promise<TensorOrIssues> {
+  if (body.byteLength < OFFLOAD_MIN_BYTES) return tensorFromJsonBody(body, dtype, limits);
+  return offload<TensorOrIssues>(import.meta.url, 'tensorFromJsonBody', [body, dtype, limits]);
 }

@@ -19,6 +19,8 @@ export function serverOptions(config: TiffinConfig): ServerOptions {
     requestTimeoutMs: s.requestTimeoutMs,
     keepAliveTimeoutMs: s.keepAliveTimeoutMs,
     maxConnections: s.maxConnections,
+    maxHeaderSize: s.maxHeaderSize,
+    limits: config.limits,
     apiTimeoutMs: s.apiTimeoutMs,
     development: s.development,
     docs: s.docs,

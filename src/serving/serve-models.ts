@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { TokenSet, type AuthConfig } from '../auth/index.ts';
 import { TiffinError } from '../errors/index.ts';
+import { resolveLimits } from '../limits/index.ts';
 import { Models } from '../models/index.ts';
 import {
   ModelRepository, inProcessLoader, runnerPoolLoader, type ModelLoader, type RunnerDefaults, type ServedModelConfig,
@@ -115,6 +116,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
   });
   const { protocols, grpc } = options;
   const bodyLimit = httpOptions.maxBodySize;
+  const limits = resolveLimits(httpOptions.limits);
   const http = await startServer(svc, {
     ...httpOptions,
     logger,
@@ -129,6 +131,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
           tracing: telemetry.tracing,
           ...(protocols ? { protocols } : {}),
           ...(bodyLimit ? { bodyLimit } : {}),
+          limits,
         }),
     ],
   });
@@ -142,6 +145,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         tracing: telemetry.tracing,
         tokens: auth.tokens,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
+        limits,
         // The HTTP server's certificate serves gRPC too (one name, one secret to rotate).
         ...(httpOptions.tls ? { tls: httpOptions.tls } : {}),
       });

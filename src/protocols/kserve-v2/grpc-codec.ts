@@ -1,6 +1,7 @@
 // ModelInfer messages to and from the transport-neutral V2 request and result: typed `contents` or
 // `raw_input_contents` in, `raw_output_contents` out (as Triton answers).
 import { TiffinError } from '../../errors/index.ts';
+import { DEFAULT_LIMITS, TensorBudget, checkStrings, type RequestLimits } from '../../limits/index.ts';
 import { elementCount, type DType, type Tensor } from '../../runtime/tensor.ts';
 import { jsonToTensorData } from '../json-tensor.ts';
 import { dtypeOfDatatype } from './datatypes.ts';
@@ -65,8 +66,10 @@ function fromContents(dtype: DType, shape: number[], contents: InferTensorConten
   return { dtype, shape, data: jsonToTensorData(dtype, values as unknown[], where) };
 }
 
-/** Decodes a ModelInferRequest; TENSOR_INVALID or BAD_REQUEST for anything malformed. */
-export function decodeInferRequest(message: ModelInferRequest): V2InferRequest {
+/** Decodes a ModelInferRequest within `limits`; TENSOR_INVALID or BAD_REQUEST for anything malformed. */
+export function decodeInferRequest(message: ModelInferRequest, limits: RequestLimits = DEFAULT_LIMITS): V2InferRequest {
+  const budget = new TensorBudget(limits);
+  budget.checkOutputs(message.outputs?.length ?? 0);
   const raw = message.raw_input_contents ?? [];
   if (raw.length > 0 && raw.length !== message.inputs.length) {
     throw new TiffinError('BAD_REQUEST', `raw_input_contents has ${raw.length} entries for ${message.inputs.length} inputs; give one per input, in order`);
@@ -76,11 +79,14 @@ export function decodeInferRequest(message: ModelInferRequest): V2InferRequest {
     const where = `input "${input.name}"`;
     const dtype = dtypeOfDatatype(input.datatype, where);
     const shape = shapeOf(input.shape, where);
+    budget.addInput(dtype, shape);
+    let tensor: Tensor;
     if (raw.length > 0) {
       if (hasContents(input.contents)) throw new TiffinError('BAD_REQUEST', `${where} has contents, but the request uses raw_input_contents`);
-      return { name: input.name, tensor: tensorFromRaw(dtype, shape, raw[i]!, where) };
-    }
-    return { name: input.name, tensor: fromContents(dtype, shape, input.contents, input.datatype, where) };
+      tensor = tensorFromRaw(dtype, shape, raw[i]!, where);
+    } else tensor = fromContents(dtype, shape, input.contents, input.datatype, where);
+    if (dtype === 'string') checkStrings(tensor.data as string[], limits, where);
+    return { name: input.name, tensor };
   });
   const request: V2InferRequest = { parameters: parameterValues(message.parameters), inputs };
   if (message.id) request.id = message.id;

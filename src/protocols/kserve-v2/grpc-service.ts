@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
+import { DEFAULT_LIMITS, type RequestLimits } from '../../limits/index.ts';
 import { NO_REQUEST_TRACE, type Tracing } from '../../telemetry/tracing/tracing.ts';
 import { Cancellation, type CancelSignal } from '../../runtime/cancellation.ts';
 import type { ModelRepository } from '../../repository/index.ts';
@@ -45,7 +46,7 @@ async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, w
   }
 }
 
-export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo, tracing?: Tracing): grpc.UntypedServiceImplementation {
+export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo, tracing?: Tracing, limits: RequestLimits = DEFAULT_LIMITS): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(() => ({ live: repository.live })),
     ServerReady: unary(() => ({ ready: repository.ready })),
@@ -64,7 +65,7 @@ export function inferenceServiceHandlers(repository: ModelRepository, server: Se
     ModelMetadata: unary((req: ModelNameRequest): ModelMetadataResponse => modelMetadata(repository, req.name, req.version || undefined)),
 
     ModelInfer: unary(async (req: ModelInferRequest, call): Promise<ModelInferResponse> => {
-      const request = decodeInferRequest(req);
+      const request = decodeInferRequest(req, limits);
       // The request's own id names it in prediction logs. Without one, a fresh id, sent back as x-request-id metadata
       // (as HTTP answers x-request-id), so the client can still join targets to it.
       let requestId = request.id;

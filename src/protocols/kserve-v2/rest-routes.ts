@@ -4,6 +4,7 @@
 // 4xx for false, as the specification says.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTiffinError } from '../../errors/index.ts';
+import type { RequestLimits } from '../../limits/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import type { Tracing } from '../../telemetry/tracing/tracing.ts';
 import { protocolError } from '../error-status.ts';
@@ -12,12 +13,13 @@ import { httpCall } from '../request-call.ts';
 import type { ServerInfo } from '../server-info.ts';
 import { inferV2 } from './infer.ts';
 import { modelMetadata, serverMetadata } from './metadata.ts';
-import { HEADER_LENGTH_HEADER, encodeInferResponse, parseInferBody } from './rest-codec.ts';
+import { HEADER_LENGTH_HEADER, readInferBody, writeInferResponse } from './rest-codec.ts';
 
 export interface KServeV2RestOptions {
   repository: ModelRepository;
   server: ServerInfo;
   bodyLimit: number;
+  limits: RequestLimits;
   /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
   tracing?: Tracing;
 }
@@ -73,9 +75,9 @@ export async function kserveV2Routes(app: FastifyInstance, options: KServeV2Rest
 
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { model, version } = req.params as ModelParams;
-    const parsed = parseInferBody(req.body as Buffer | undefined, headerValue(req.headers[HEADER_LENGTH_HEADER]));
+    const parsed = await readInferBody(req.body as Buffer | undefined, headerValue(req.headers[HEADER_LENGTH_HEADER]), options.limits);
     const result = await inferV2(repository, model, version, parsed.request, httpCall(req, options.tracing, clientGone(reply)));
-    const encoded = encodeInferResponse(result, parsed.request.id, parsed.binaryOutput);
+    const encoded = await writeInferResponse(result, parsed);
     if (encoded.headerLength === undefined) return reply.type('application/json').send(encoded.body);
     return reply.header(HEADER_LENGTH_HEADER, String(encoded.headerLength)).type('application/octet-stream').send(encoded.body);
   };

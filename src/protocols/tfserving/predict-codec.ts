@@ -3,8 +3,11 @@
 // nested JSON arrays typed by the model's declared inputs; {"b64": ...} carries binary strings, and
 // string outputs whose name ends in `_bytes` go back base64-encoded the same way.
 import { TiffinError } from '../../errors/index.ts';
-import type { DType, Tensor, TensorSpec, Tensors } from '../../runtime/tensor.ts';
+import { DEFAULT_LIMITS, TensorBudget, checkJsonDepth, checkStrings, type RequestLimits } from '../../limits/index.ts';
+import { OFFLOAD_MIN_BYTES, OFFLOAD_MIN_ELEMENTS, bufferOf, offload, ownBuffer, plainTensor } from '../../offload/index.ts';
+import { elementCount, type DType, type Tensor, type TensorSpec, type Tensors } from '../../runtime/tensor.ts';
 import { flattenNested, jsonToTensorData, nestedJson, nestedShape } from '../json-tensor.ts';
+import { parseLenientJson } from '../lenient-json.ts';
 
 export type PredictFormat = 'row' | 'columnar';
 
@@ -43,12 +46,15 @@ function unwrapB64(value: unknown, dtype: DType, where: string): unknown {
   throw invalid(`${where}: {"b64": ...} values need a string or 8-bit input, this one is ${dtype}`);
 }
 
-function tensorFromValue(value: unknown, spec: TensorSpec): Tensor {
+function tensorFromValue(value: unknown, spec: TensorSpec, budget: TensorBudget, limits: RequestLimits): Tensor {
   const where = `input "${spec.name}"`;
   const v = unwrapB64(value, spec.dtype, where);
   const shape = nestedShape(v);
+  budget.addInput(spec.dtype, shape);
   const flat = shape.length === 0 ? [v] : flattenNested(v, shape, where);
-  return { dtype: spec.dtype, shape, data: jsonToTensorData(spec.dtype, flat, where) };
+  const data = jsonToTensorData(spec.dtype, flat, where);
+  if (spec.dtype === 'string') checkStrings(data as string[], limits, where);
+  return { dtype: spec.dtype, shape, data };
 }
 
 /** Objects (other than {"b64": ...}) map input names to values; anything else is the value of the only input. */
@@ -71,8 +77,10 @@ function checkKeys(value: Json, specs: readonly TensorSpec[], where: string): vo
   }
 }
 
-/** Reads a predict body against the model's declared inputs. */
-export function decodePredict(body: unknown, specs: readonly TensorSpec[]): DecodedPredict {
+/** Reads a predict body against the model's declared inputs, within `limits`. */
+export function decodePredict(body: unknown, specs: readonly TensorSpec[], limits: RequestLimits = DEFAULT_LIMITS): DecodedPredict {
+  const budget = new TensorBudget(limits);
+  const tensorOf = (value: unknown, spec: TensorSpec) => tensorFromValue(value, spec, budget, limits);
   if (!isObject(body)) throw new TiffinError('BAD_REQUEST', 'the predict request must be a JSON object');
   const signature = body.signature_name ?? '';
   if (typeof signature !== 'string' || !SIGNATURES.has(signature)) {
@@ -91,19 +99,19 @@ export function decodePredict(body: unknown, specs: readonly TensorSpec[]): Deco
     instances.forEach((inst, i) => {
       if (isNamed(inst)) checkKeys(inst, specs, `instances[${i}]`);
     });
-    for (const spec of specs) feeds[spec.name] = tensorFromValue(instances.map((inst, i) => rowValue(inst, spec, single, i)), spec);
+    for (const spec of specs) feeds[spec.name] = tensorOf(instances.map((inst, i) => rowValue(inst, spec, single, i)), spec);
     return { format: 'row', feeds, rows: instances.length };
   }
 
   const inputs = body.inputs;
   if (single && !isNamed(inputs)) {
-    feeds[specs[0]!.name] = tensorFromValue(inputs, specs[0]!);
+    feeds[specs[0]!.name] = tensorOf(inputs, specs[0]!);
   } else {
     if (!isObject(inputs)) throw invalid('"inputs" must be an object with a value for each input');
     checkKeys(inputs, specs, '"inputs"');
     for (const spec of specs) {
       if (!(spec.name in inputs)) throw invalid(`"inputs" has no value for input "${spec.name}"`);
-      feeds[spec.name] = tensorFromValue(inputs[spec.name], spec);
+      feeds[spec.name] = tensorOf(inputs[spec.name], spec);
     }
   }
   return { format: 'columnar', feeds, rows: 0 };
@@ -146,4 +154,36 @@ export function encodePredict(decoded: DecodedPredict, outputs: readonly { name:
       : `{${outputs.map((o) => `${JSON.stringify(o.name)}:${rowJson(o.tensor, o.name, r)}`).join(',')}}`);
   }
   return `{"predictions":[${rows.join(',')}]}`;
+}
+
+/** The raw body, parsed (NaN and Infinity allowed, nesting within limits) and decoded; plain in and out, for a worker. */
+export function decodePredictBody(body: Uint8Array, specs: readonly TensorSpec[], limits: RequestLimits): DecodedPredict {
+  checkJsonDepth(body, limits.maxJsonDepth);
+  let json: unknown;
+  try {
+    json = parseLenientJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
+  }
+  return decodePredict(json, specs, limits);
+}
+
+/** decodePredictBody, in an offload worker for a body large enough to hold the event loop. */
+export function readPredictBody(body: Buffer, specs: readonly TensorSpec[], limits: RequestLimits): DecodedPredict | Promise<DecodedPredict> {
+  if (body.byteLength < OFFLOAD_MIN_BYTES) return decodePredictBody(body, specs, limits);
+  return offload<DecodedPredict>(import.meta.url, 'decodePredictBody', [body, specs, limits], ownBuffer(body));
+}
+
+/** encodePredict as UTF-8 bytes, for a worker: the bytes come back transferred, where a string would be copied and
+ * then encoded on the event loop. */
+export function encodePredictBytes(decoded: DecodedPredict, outputs: readonly { name: string; tensor: Tensor }[]): Buffer {
+  return Buffer.from(encodePredict(decoded, outputs));
+}
+
+/** encodePredict, in an offload worker when the outputs hold many elements. */
+export async function writePredict(decoded: DecodedPredict, outputs: readonly { name: string; tensor: Tensor }[]): Promise<string | Buffer> {
+  const elements = outputs.reduce((n, o) => n + elementCount(o.tensor.shape), 0);
+  if (elements < OFFLOAD_MIN_ELEMENTS) return encodePredict(decoded, outputs);
+  const plain = outputs.map((o) => ({ name: o.name, tensor: plainTensor(o.tensor) }));
+  return bufferOf(await offload<Uint8Array>(import.meta.url, 'encodePredictBytes', [{ format: decoded.format, rows: decoded.rows, feeds: {} }, plain]));
 }

@@ -5,18 +5,19 @@
 // Errors answer {"error": "..."} as TF Serving does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TiffinError, isTiffinError } from '../../errors/index.ts';
+import type { RequestLimits } from '../../limits/index.ts';
 import type { ModelRepository, VersionSelector } from '../../repository/index.ts';
 import type { Tracing } from '../../telemetry/tracing/tracing.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
-import { parseLenientJson } from '../lenient-json.ts';
 import { httpCall, runFor } from '../request-call.ts';
-import { decodePredict, encodePredict } from './predict-codec.ts';
+import { readPredictBody, writePredict } from './predict-codec.ts';
 import { modelMetadata, modelStatus } from './status.ts';
 
 export interface TfServingOptions {
   repository: ModelRepository;
   bodyLimit: number;
+  limits: RequestLimits;
   /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
   tracing?: Tracing;
 }
@@ -89,15 +90,9 @@ export async function tfServingRoutes(app: FastifyInstance, options: TfServingOp
     if (target.verb !== 'predict') throw notFound(request);
     const body = Buffer.isBuffer(request.body) ? request.body : undefined;
     if (!body || body.byteLength === 0) throw new TiffinError('BAD_REQUEST', 'the predict request has no body');
-    let json: unknown;
-    try {
-      json = parseLenientJson(body.toString('utf8'));
-    } catch (err) {
-      throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
-    }
     const lease = repository.acquire(target.model, target.selector);
     try {
-      const decoded = decodePredict(json, lease.handle.inputs);
+      const decoded = await readPredictBody(body, lease.handle.inputs, options.limits);
       const results = await runFor(httpCall(request, options.tracing, clientGone(reply)), lease.handle, target.model, decoded.feeds);
       const names = lease.handle.outputs.length > 0 ? lease.handle.outputs.map((o) => o.name) : Object.keys(results);
       const outputs = names.map((name) => {
@@ -105,7 +100,7 @@ export async function tfServingRoutes(app: FastifyInstance, options: TfServingOp
         if (!tensor) throw new TiffinError('INFERENCE_FAILED', `the model returned no output "${name}"`);
         return { name, tensor };
       });
-      return reply.type('application/json').send(encodePredict(decoded, outputs));
+      return reply.type('application/json').send(await writePredict(decoded, outputs));
     } finally {
       lease.release();
     }
