@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { Models } from '../models/index.ts';
 import type { ModelManifest } from '../store/manifest.ts';
+import { TiffinError } from '../errors/index.ts';
+import { parseSize } from '../units/index.ts';
 import { collect, humanBytes, keyValues, printJson, relativeTime, reportError, table } from './output.ts';
 
 interface JsonFlag {
@@ -163,10 +165,13 @@ export function modelsCommand(models: () => Models): Command {
     .description('add a version from a .tiffinmodel archive, after checking every file against its manifest')
     .argument('<file>', 'the archive')
     .option('--force', 'replace an existing version with the same tag')
+    .option('--max-size <size>', 'largest unpacked size to accept, such as 100GiB (default 64GiB)')
     .option('--json', 'print the manifest as JSON')
     .action(
-      action(async (file: string, o: { force?: boolean; json?: boolean }) => {
-        const m = await models().importModel(file, { force: o.force });
+      action(async (file: string, o: { force?: boolean; maxSize?: string; json?: boolean }) => {
+        const maxImportBytes = o.maxSize === undefined ? undefined : parseSize(o.maxSize);
+        if (maxImportBytes === undefined && o.maxSize !== undefined) throw new TiffinError('BAD_REQUEST', `--max-size takes a size such as 100GiB, got ${JSON.stringify(o.maxSize)}`);
+        const m = await models().importModel(file, { force: o.force, ...(maxImportBytes ? { maxImportBytes } : {}) });
         if (o.json) printJson(m);
         else process.stdout.write(`${tagOf(m)}\n`);
       }),

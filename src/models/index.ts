@@ -2,7 +2,7 @@
 // load stored models back into runnable Models. Knows nothing about HTTP, runners or batching.
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { ModelStore, parseTag } from '../store/index.ts';
+import { ModelStore, parseTag, type ImportOptions } from '../store/index.ts';
 import type { Signature } from '../runtime/tensor.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { getRuntime } from '../runtime/registry.ts';
@@ -73,7 +73,7 @@ export class Models {
     return this.store.exportModel(tag, outFile);
   }
 
-  importModel(archive: string, options: { force?: boolean } = {}): Promise<ModelManifest> {
+  importModel(archive: string, options: Pick<ImportOptions, 'force' | 'maxImportBytes'> = {}): Promise<ModelManifest> {
     return this.store.importModel(archive, options);
   }
 

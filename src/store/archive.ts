@@ -5,6 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { Pack, Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import { TiffinError, isTiffinError, messageOf } from '../errors/index.ts';
@@ -91,16 +94,22 @@ async function checkGzip(archiveFile: string): Promise<void> {
  */
 async function* untilAborted(stream: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
   const iterator = stream[Symbol.asyncIterator]();
+  let onAbort = (): void => undefined;
   const aborted = new Promise<never>((_, reject) => {
-    const onAbort = (): void => reject(new Error('extraction stopped'));
+    onAbort = (): void => reject(new Error('extraction stopped'));
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
-  for (;;) {
-    const next = await Promise.race([iterator.next(), aborted]);
-    if (next.done) return;
-    yield next.value;
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // One listener per file would pile up on the shared signal (and warn past ten files).
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -136,9 +145,79 @@ function classify(entry: ReadEntry, archive: string): Classified {
 /** Largest model.yaml accepted from an archive (it is read into memory). */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Default for the most bytes one import may unpack (model.yaml and the files it lists). A manifest can declare any
+ * size and gzip shrinks zeros a thousandfold, so without a cap a few MB of archive could fill the disk. 64 GiB is
+ * above today's largest single-host models and below the disks they are served from.
+ */
+export const DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 ** 3;
+
+/** Default for the most entries (files and folders) one archive may hold: each costs an inode and a line of model.yaml. */
+export const DEFAULT_MAX_IMPORT_ENTRIES = 100_000;
+
+/**
+ * Tar bytes that are not file content: per entry a header, a pax header (long paths) and padding to 512 bytes; once
+ * per archive the end blocks, a writer's record padding, and what the streams hold ahead of the parser. Without a
+ * bound on these, a stream could decompress forever into headers, folder bodies or junk after the end.
+ */
+const FRAMING_PER_ENTRY = 4096;
+const FRAMING_BYTES = 1024 * 1024;
+
 export interface ExtractOptions {
   /** Called once model.yaml is parsed, before any model file is written; throw to refuse early (for example MODEL_EXISTS). */
   onManifest?: (manifest: ModelManifest) => Promise<void> | void;
+  /** Most bytes model.yaml and its files may add up to; default {@link DEFAULT_MAX_IMPORT_BYTES}. */
+  maxImportBytes?: number;
+  /** Most entries (files and folders) the archive may hold; default {@link DEFAULT_MAX_IMPORT_ENTRIES}. */
+  maxImportEntries?: number;
+}
+
+/** `n` bytes as a person reads it: "1048576 bytes (1.0 MiB)". */
+export function formatBytes(n: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = '';
+  for (let i = 0; value >= 1024 && i < units.length; i++) {
+    value /= 1024;
+    unit = units[i] as string;
+  }
+  return unit === '' ? `${n} bytes` : `${n} bytes (${value.toFixed(1)} ${unit})`;
+}
+
+function tooLarge(message: string, details: Record<string, unknown>): TiffinError {
+  return new TiffinError('ARCHIVE_TOO_LARGE', message, { details });
+}
+
+/**
+ * Passes the decompressed tar through, refusing it once it grows past `allowed()` bytes (the gzip-bomb guard for
+ * everything the per-file size checks cannot see: folder bodies, pax headers, junk after the end, which tar's parser
+ * would otherwise buffer whole), and refusing gzip nested inside (tar's parser would decompress it, out of sight).
+ * Fewer than 512 bytes cannot be a tar.
+ */
+class TarMeter extends Transform {
+  bytes = 0;
+  private head: Buffer | undefined = Buffer.alloc(0);
+
+  constructor(private readonly allowed: () => number, private readonly onOver: (bytes: number) => Error, private readonly notTar: () => Error) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.allowed()) return done(this.onOver(this.bytes));
+    if (this.head === undefined) return done(null, chunk);
+    // Hold the first 512 bytes (one tar header) back until they can be checked whole.
+    this.head = Buffer.concat([this.head, chunk]);
+    if (this.head.length < 512) return done();
+    const head = this.head;
+    this.head = undefined;
+    if (head[0] === 0x1f && head[1] === 0x8b) return done(this.notTar());
+    done(null, head);
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.head === undefined ? null : this.notTar());
+  }
 }
 
 function mismatch(message: string, details: Record<string, unknown>): TiffinError {
@@ -149,32 +228,56 @@ function mismatch(message: string, details: Record<string, unknown>): TiffinErro
  * Reads a `.tiffinmodel` archive: its first file must be model.yaml (as export writes it), which is parsed and validated
  * in memory; then each model file is written into the existing, empty folder `destDir` only if the manifest lists it with
  * that exact size, and its sha256 is checked as it is written. So nothing unlisted, and no more bytes than the manifest
- * declares, ever reaches the disk (this is also the decompression-bomb guard). model.yaml itself is not written: the
- * caller writes the (possibly re-tagged) manifest. Returns the archive's manifest.
+ * declares, ever reaches the disk; the manifest's total must be within `maxImportBytes`, and the decompressed stream
+ * may not outgrow it (plus tar's framing), so a gzip bomb is stopped after reading about what was declared. model.yaml
+ * itself is not written: the caller writes the (possibly re-tagged) manifest. Returns the archive's manifest.
  *
  * Refuses with ARCHIVE_INVALID (not gzip, corrupt, truncated, model.yaml missing or not first, duplicate paths),
- * ARCHIVE_UNSAFE (absolute or '..' paths, any link, devices), MANIFEST_INVALID, or INTEGRITY_MISMATCH (a file missing,
- * unlisted, or with another size or sha256). The caller owns `destDir` and removes it on failure.
+ * ARCHIVE_UNSAFE (absolute or '..' paths, any link, devices, more data than declared), ARCHIVE_TOO_LARGE (over
+ * maxImportBytes or maxImportEntries), MANIFEST_INVALID, or INTEGRITY_MISMATCH (a file missing, unlisted, or with
+ * another size or sha256). An error writing into `destDir` (ENOSPC, EROFS...) is thrown as it is. The caller owns
+ * `destDir` and removes it on failure.
  */
 export async function extractModelArchive(archiveFile: string, destDir: string, options: ExtractOptions = {}): Promise<ModelManifest> {
   await checkGzip(archiveFile);
   const details = { archive: archiveFile };
+  const maxBytes = options.maxImportBytes ?? DEFAULT_MAX_IMPORT_BYTES;
+  const maxEntries = options.maxImportEntries ?? DEFAULT_MAX_IMPORT_ENTRIES;
+  const raise = 'Raise maxImportBytes (an option of the store and of each import) if this model really is that large.';
   let manifest: ModelManifest | undefined;
+  let manifestBytes = 0;
   let listed = new Map<string, FileEntry>();
   let sawFile = false;
+  let entries = 0;
   const written = new Set<string>();
+  // Errors of writing into destDir (ENOSPC, EROFS...): passed on as they are, for the caller to name its folder.
+  const writeFaults = new Set<unknown>();
   const pending: Promise<void>[] = [];
+  // Settles once onManifest has accepted the manifest; no file is written before.
+  let accepted: Promise<void> | undefined;
   const stop = new AbortController();
   let failure: unknown;
-  // Bytes are bounded by the manifest, so tar's ratio heuristic (which also trips on honest all-zero files) is off.
-  const parser = new Parser({ strict: true, maxDecompressionRatio: Number.POSITIVE_INFINITY });
+  // Bytes are bounded by the manifest and the meter, so tar's ratio heuristic (which also trips on honest all-zero
+  // files) is off; the stream is decompressed here, where it is metered, so tar must not try brotli or zstd on it.
+  const parser = new Parser({ strict: true, maxDecompressionRatio: Number.POSITIVE_INFINITY, brotli: false, zstd: false });
   const input = createReadStream(archiveFile);
+  const gunzip = createGunzip();
+  // Until model.yaml is read only it may follow; then exactly what it declares, plus tar's framing.
+  const meter = new TarMeter(
+    () => (manifest ? manifestBytes + manifest.size : Math.min(MAX_MANIFEST_BYTES, maxBytes)) + FRAMING_BYTES + entries * FRAMING_PER_ENTRY,
+    (bytes) => new TiffinError('ARCHIVE_UNSAFE', manifest
+      ? `Refusing ${archiveFile}: it decompresses to more than its ${MANIFEST_FILE} declares (${formatBytes(manifest.size)} of files), so it was stopped after ${formatBytes(bytes)}: a decompression bomb, or junk hidden in the archive.`
+      : `Refusing ${archiveFile}: it decompresses to ${formatBytes(bytes)} before any ${MANIFEST_FILE}: a decompression bomb, or not a model exported by Tiffin.`,
+    { details: { ...details, unpackedBytes: bytes, declaredBytes: manifest?.size } }),
+    () => invalid(`${archiveFile} is gzip but does not hold a tar (a ${ARCHIVE_EXTENSION} archive is a gzip-compressed tar of ${MANIFEST_FILE} and the model's files, as written by export).`, details),
+  );
 
   const fail = (err: unknown): void => {
     if (failure === undefined) failure = err;
     stop.abort();
-    input.unpipe(parser as unknown as NodeJS.WritableStream);
     input.destroy();
+    gunzip.destroy();
+    meter.destroy();
     parser.abort(err instanceof Error ? err : new Error(String(err)));
   };
   const track = (work: Promise<void>): void => {
@@ -183,20 +286,37 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
     }));
   };
 
+  const recordFault = (err: unknown): unknown => {
+    writeFaults.add(err);
+    return err;
+  };
+
   const readManifestEntry = (entry: ReadEntry): void => {
     if (entry.size > MAX_MANIFEST_BYTES) {
       throw invalid(`${archiveFile} has a ${MANIFEST_FILE} of ${entry.size} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have.`, { ...details, size: entry.size });
     }
+    if (entry.size > maxBytes) {
+      throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} alone is ${formatBytes(entry.size)}, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, size: entry.size });
+    }
+    manifestBytes = entry.size;
     const chunks: Buffer[] = [];
     entry.on('data', (c: Buffer) => chunks.push(c));
     // Runs before the parser moves to the next entry, so files are only ever checked against a parsed manifest.
     entry.on('end', () => {
       if (failure !== undefined) return;
       try {
-        manifest = parseManifest(Buffer.concat(chunks).toString('utf8'), `${basename(archiveFile)}:${MANIFEST_FILE}`);
-        listed = new Map(manifest.files.map((f) => [f.path, f]));
-        const m = manifest;
-        if (options.onManifest) track(Promise.resolve().then(() => options.onManifest?.(m)));
+        const m = parseManifest(Buffer.concat(chunks).toString('utf8'), `${basename(archiveFile)}:${MANIFEST_FILE}`);
+        // Checked against what model.yaml declares, before a single file is written.
+        if (m.files.length + 1 > maxEntries) {
+          throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} lists ${m.files.length} files, more than the ${maxEntries} entries an import may hold. Raise maxImportEntries (an option of the store and of each import) if this model really has that many files.`, { ...details, limit: maxEntries, files: m.files.length });
+        }
+        if (manifestBytes + m.size > maxBytes) {
+          throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} declares ${formatBytes(m.size)} of files, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, declaredBytes: m.size });
+        }
+        manifest = m;
+        listed = new Map(m.files.map((f) => [f.path, f]));
+        accepted = Promise.resolve().then(() => options.onManifest?.(m));
+        track(accepted);
       } catch (err) {
         fail(err);
       }
@@ -212,13 +332,18 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
     }
     written.add(path);
     track((async () => {
+      await accepted;
       const dest = join(destDir, ...path.split('/'));
       try {
         await mkdir(dirname(dest), { recursive: true });
       } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST' && code !== 'ENOTDIR') throw recordFault(err);
         throw invalid(`Cannot extract ${JSON.stringify(path)} from ${archiveFile}: ${messageOf(err)} (a file and a folder with the same name?).`, { ...details, entry: path }, err);
       }
-      const digest = await writeHashed(untilAborted(entry, stop.signal), dest);
+      const digest = await writeHashed(untilAborted(entry, stop.signal), dest).catch((err: unknown) => {
+        throw stop.signal.aborted ? err : recordFault(err);
+      });
       if (digest.size !== expected.size) throw invalid(`${archiveFile} is truncated: ${JSON.stringify(path)} has ${digest.size} of ${expected.size} bytes.`, { ...details, entry: path });
       if (digest.sha256 !== expected.sha256) {
         throw mismatch(`Refusing ${archiveFile}: the content of ${JSON.stringify(path)} does not match the sha256 in its ${MANIFEST_FILE} (damaged or altered).`, { ...details, mismatched: [path] });
@@ -231,6 +356,9 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
       if (failure !== undefined) {
         entry.resume();
         return;
+      }
+      if (++entries > maxEntries) {
+        throw tooLarge(`Refusing ${archiveFile}: it holds more than ${maxEntries} entries (files and folders), the most an import may hold. Raise maxImportEntries (an option of the store and of each import) if this model really has that many files.`, { ...details, limit: maxEntries });
       }
       const classified = classify(entry, archiveFile);
       if (classified.kind === 'skip') {
@@ -258,8 +386,10 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
     parser.on('error', reject);
     parser.on('end', resolve);
     input.on('error', reject);
+    gunzip.on('error', reject);
+    meter.on('error', reject);
   });
-  input.pipe(parser as unknown as NodeJS.WritableStream);
+  input.pipe(gunzip).pipe(meter).pipe(parser as unknown as NodeJS.WritableStream);
   try {
     await parsed;
   } catch (err) {
@@ -276,7 +406,7 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
     }
   }
   if (failure !== undefined) {
-    if (isTiffinError(failure)) throw failure;
+    if (isTiffinError(failure) || writeFaults.has(failure)) throw failure;
     throw invalid(`${archiveFile} is damaged or not a ${ARCHIVE_EXTENSION} archive: ${messageOf(failure)}.`, details, failure);
   }
   return manifest as ModelManifest;

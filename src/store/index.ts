@@ -7,7 +7,7 @@ export type { FileEntry, ManifestProblem, ModelManifest } from './manifest.ts';
 export { LATEST, MAX_NAME_LENGTH, NAME_RULE, assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
 export type { TagParts } from './tag.ts';
 export { newVersionId, versionIdTime } from './version-id.ts';
-export { ARCHIVE_EXTENSION } from './archive.ts';
+export { ARCHIVE_EXTENSION, DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ENTRIES } from './archive.ts';
 export { STAGING_DIR } from './staging.ts';
 export { digestFile } from './digest.ts';
 export type { Digest } from './digest.ts';

@@ -4,13 +4,13 @@ import { lstat, mkdir, readdir, realpath, rename, rmdir } from 'node:fs/promises
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { TiffinError, isTiffinError } from '../errors/index.ts';
-import { extractModelArchive, writeArchive } from './archive.ts';
+import { DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ENTRIES, extractModelArchive, formatBytes, writeArchive } from './archive.ts';
 import { digestFile, writeFileSynced } from './digest.ts';
 import { comparePaths, copySource, listTree } from './file-tree.ts';
 import type { Signature } from '../runtime/tensor.ts';
 import type { FileEntry, ModelManifest } from './manifest.ts';
 import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
-import { fsyncDir, makeStagingDir, removeDeadStaging, removeQuietly, stagingPath } from './staging.ts';
+import { freeBytes, fsyncDir, makeStagingDir, removeDeadStaging, removeQuietly, stagingPath, storeWriteFault } from './staging.ts';
 import type { TagParts } from './tag.ts';
 import { assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
 import { newVersionId } from './version-id.ts';
@@ -24,6 +24,10 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
 export interface ModelStoreOptions {
   /** Folder holding the models; default {@link defaultStoreRoot}. */
   root?: string;
+  /** Most bytes one import may unpack (model.yaml and its files); default 64 GiB ({@link DEFAULT_MAX_IMPORT_BYTES}). */
+  maxImportBytes?: number;
+  /** Most entries (files and folders) one imported archive may hold; default 100 000 ({@link DEFAULT_MAX_IMPORT_ENTRIES}). */
+  maxImportEntries?: number;
 }
 
 export interface WriteModelInput {
@@ -71,6 +75,10 @@ export interface ImportOptions {
   force?: boolean;
   /** Store under this tag instead of the archive's: `name` keeps the archive's version, `name:version` sets both. */
   tag?: string;
+  /** Overrides the store's maxImportBytes for this import. */
+  maxImportBytes?: number;
+  /** Overrides the store's maxImportEntries for this import. */
+  maxImportEntries?: number;
 }
 
 /** Newest first: createdAt descending, then version descending. */
@@ -88,14 +96,25 @@ const PUBLISH_ATTEMPTS = 10;
 export class ModelStore {
   /** Absolute path of the store root. */
   readonly root: string;
+  readonly maxImportBytes: number;
+  readonly maxImportEntries: number;
 
   constructor(options: ModelStoreOptions | string = {}) {
-    const root = typeof options === 'string' ? options : options.root;
-    this.root = resolve(root ?? defaultStoreRoot());
+    const opts = typeof options === 'string' ? { root: options } : options;
+    this.root = resolve(opts.root ?? defaultStoreRoot());
+    this.maxImportBytes = opts.maxImportBytes ?? DEFAULT_MAX_IMPORT_BYTES;
+    this.maxImportEntries = opts.maxImportEntries ?? DEFAULT_MAX_IMPORT_ENTRIES;
   }
 
-  /** Saves a new version from files on disk and returns its manifest. Atomic: readers see all of it or nothing. */
+  /**
+   * Saves a new version from files on disk and returns its manifest. Atomic: readers see all of it or nothing.
+   * A full or read-only disk is STORE_NO_SPACE or STORE_READ_ONLY, and leaves nothing behind.
+   */
   async write(input: WriteModelInput): Promise<ModelManifest> {
+    return this.mapWriteFaults(`save ${input.name}${input.version === undefined ? '' : `:${input.version}`}`, () => this.writeVersion(input));
+  }
+
+  private async writeVersion(input: WriteModelInput): Promise<ModelManifest> {
     assertValidName(input.name);
     if (input.version !== undefined) assertValidVersion(input.version);
     const version = input.version ?? newVersionId();
@@ -188,6 +207,10 @@ export class ModelStore {
    * The folder is first renamed aside (so readers see it or nothing), then removed.
    */
   async delete(tag: string, options: DeleteOptions = {}): Promise<void> {
+    return this.mapWriteFaults(`delete ${tag}`, () => this.deleteTag(tag, options));
+  }
+
+  private async deleteTag(tag: string, options: DeleteOptions): Promise<void> {
     const { name, version } = parseTag(tag);
     await this.cleanup();
     if (version === undefined && !options.allVersions) {
@@ -255,18 +278,26 @@ export class ModelStore {
   /**
    * Adds the version held in a `.tiffinmodel` archive. Everything is extracted into staging and checked (paths, entry
    * types, manifest, every file listed and present, sizes and digests) before one rename makes it visible; on any
-   * refusal the store is left exactly as it was.
+   * refusal the store is left exactly as it was. Limits: maxImportBytes and maxImportEntries (ARCHIVE_TOO_LARGE), and
+   * the disk's free space against what model.yaml declares (STORE_NO_SPACE), all checked before any file is written.
    */
   async importModel(archiveFile: string, options: ImportOptions = {}): Promise<ModelManifest> {
+    return this.mapWriteFaults(`import ${archiveFile}`, () => this.importArchive(archiveFile, options));
+  }
+
+  private async importArchive(archiveFile: string, options: ImportOptions): Promise<ModelManifest> {
     const override: TagParts | undefined = options.tag === undefined ? undefined : parseTag(options.tag);
     const retag = (m: ModelManifest): ModelManifest => (override ? { ...m, name: override.name, version: override.version ?? m.version } : m);
     await this.cleanup();
     const staged = await makeStagingDir(this.root);
     try {
       const manifest = retag(await extractModelArchive(resolve(archiveFile), staged, {
-        // Refuse an existing tag as soon as the manifest is read, not after extracting every file.
+        maxImportBytes: options.maxImportBytes ?? this.maxImportBytes,
+        maxImportEntries: options.maxImportEntries ?? this.maxImportEntries,
+        // Refuse an existing tag, or a model the disk cannot hold, as soon as the manifest is read.
         onManifest: async (m) => {
           if (!options.force) await this.assertAbsent(retag(m).name, retag(m).version);
+          await this.assertFreeSpace(staged, m.size, `import ${formatTag(retag(m).name, retag(m).version)} from ${archiveFile}`);
         },
       }));
       await this.writeManifestFile(staged, manifest);
@@ -279,6 +310,24 @@ export class ModelStore {
   }
 
   // ---------------------------------------------------------------------------------------------------------------
+
+  /** Runs a write, turning the disk's refusals (full, read-only) into errors that name the store and the fix. */
+  private async mapWriteFaults<T>(action: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw storeWriteFault(err, this.root, action) ?? err;
+    }
+  }
+
+  /** Refuses up front what cannot fit (a concurrent writer can still fill the disk: ENOSPC is mapped as well). */
+  private async assertFreeSpace(dir: string, bytes: number, action: string): Promise<void> {
+    const free = await freeBytes(dir);
+    if (free === undefined || free >= bytes) return;
+    throw new TiffinError('STORE_NO_SPACE', `Cannot ${action}: it unpacks to ${formatBytes(bytes)}, but the disk of the model store ${this.root} has only ${formatBytes(free)} free. Nothing was stored; free some space there (or delete unused versions), or point TIFFIN_HOME at a larger disk, then try again.`, {
+      details: { root: this.root, needed: bytes, free },
+    });
+  }
 
   private versionDir(name: string, version: string): string {
     return join(this.root, name, version);

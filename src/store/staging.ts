@@ -1,8 +1,10 @@
 // Owns: the store's scratch area `<root>/.staging/<pid>-<random>`: folders being filled before they are renamed
-// into place, and folders moved aside before they are deleted; plus removing what dead processes left there.
+// into place, and folders moved aside before they are deleted; plus removing what dead processes left there, and
+// naming the disk's refusals (full, read-only) while writing there.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { TiffinError } from '../errors/index.ts';
 
 /** Folder under the store root; its leading dot keeps it out of the model namespace (names start with [a-z0-9]). */
 export const STAGING_DIR = '.staging';
@@ -84,5 +86,39 @@ export async function fsyncDir(path: string): Promise<void> {
     }
   } catch {
     // Not supported here (for example on Windows); durability then rests on the OS.
+  }
+}
+
+function isInside(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * The TiffinError for a write the store's disk refused, naming the store folder and what to do, or undefined when
+ * `err` is something else. ENOSPC and EROFS can only come from writing; EACCES and EPERM count only for a path
+ * inside the store (not, say, an unreadable source file).
+ */
+export function storeWriteFault(err: unknown, root: string, action: string): TiffinError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const code = e?.code;
+  const details = { root, errno: code, syscall: e?.syscall, path: e?.path };
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new TiffinError('STORE_NO_SPACE', `Cannot ${action}: no space left on device for the model store ${root} (${code}). Nothing was stored; free some space there (or delete unused versions), or point TIFFIN_HOME at a larger disk, then try again.`, { details, cause: err });
+  }
+  if (code === 'EROFS' || ((code === 'EACCES' || code === 'EPERM') && (e?.path === undefined || isInside(e.path, root)))) {
+    const why = code === 'EROFS' ? 'is on a read-only file system' : 'is not writable by this process';
+    return new TiffinError('STORE_READ_ONLY', `Cannot ${action}: the model store ${root} ${why} (${code}${e?.path ? ` on ${e.path}` : ''}). Nothing was changed; reads still work. Mount it read-write or fix its permissions, or point TIFFIN_HOME at a writable folder.`, { details, cause: err });
+  }
+  return undefined;
+}
+
+/** Bytes free to unprivileged writers on the disk holding `path`, or undefined where statfs is not supported. */
+export async function freeBytes(path: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(path);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
   }
 }
