@@ -1,7 +1,8 @@
 // `npm run bench` runs every benchmark in bench/, one after another (each in its own process, so none
 // inherits another's threads or heap); `npm run bench -- batching protocols` runs the ones named.
 // A benchmark is a .ts file directly in bench/: helpers live in bench/lib and bench/servers, and
-// tmp-*.ts files are scratch work, never run. The library is built first: servers run `bin/tiffin.js`, which
+// tmp-*.ts files are scratch work, never run; soak.ts (a long fault-injection run, not a measurement) runs only when
+// named: `npm run bench -- soak`. The library is built first: servers run `bin/tiffin.js`, which
 // loads dist/, and a stale dist/ would measure yesterday's code.
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -32,7 +33,8 @@ function runOne(name: string): Promise<number> {
 execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url))], { stdio: 'inherit' });
 
 const failed: string[] = [];
-for (const name of wanted.length > 0 ? wanted : available) {
+const ONLY_WHEN_NAMED = ['soak'];
+for (const name of wanted.length > 0 ? wanted : available.filter((n) => !ONLY_WHEN_NAMED.includes(n))) {
   console.log(`\n=== bench/${name}.ts ===`);
   const t0 = performance.now();
   const code = await runOne(name);

@@ -155,6 +155,14 @@ export class ModelRepository {
     return true;
   }
 
+  /** Model calls holding a lease now, on every version (protocol requests and services' calls alike): what a
+   * draining server waits for before it closes its listener. */
+  get inFlight(): number {
+    let n = 0;
+    for (const e of this.entries.values()) for (const slot of e.versions.values()) n += slot.inFlight.size;
+    return n;
+  }
+
   /** Names of the models this repository manages, sorted. */
   names(): string[] {
     return [...this.entries.keys()].sort();

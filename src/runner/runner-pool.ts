@@ -412,8 +412,8 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
   }
 
   /** Health for readiness probes: ready or degraded runners serve requests. */
-  health(): { status: RunnerStatus; replicas: { live: number; total: number } } {
-    return { status: this.state, replicas: { live: this.liveReplicas(), total: this.slots.length } };
+  health(): { status: RunnerStatus; replicas: { live: number; total: number; restarts: number } } {
+    return { status: this.state, replicas: { live: this.liveReplicas(), total: this.slots.length, restarts: this.slots.reduce((n, s) => n + s.restarts, 0) } };
   }
 
   stats(): RunnerStats {

@@ -101,8 +101,15 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
 
   // /metrics, HTTP metrics, a span and an access-log line per request: first, so they cover every route and the 404s.
   app.telemetry.registerHttp(fastify);
+  // While draining, the listener stays open until what was accepted has finished (start-server.ts): probes and
+  // scrapes still answer (readiness 503), anything else is turned away at once, and every connection then closes.
+  const openWhileDraining = new Set<string>([...HEALTH_PATHS, app.telemetry.config.metrics.path]);
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (app.lifecycle.phase === 'draining') {
+      reply.header('connection', 'close');
+      if (!openWhileDraining.has(request.url.split('?')[0]!)) return done(app.lifecycle.notReady());
+    }
     done();
   });
   registerAuth(fastify, options.auth, { listenHost: options.host, metricsPath: app.telemetry.config.metrics.path });

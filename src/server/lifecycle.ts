@@ -132,26 +132,39 @@ export class ServiceLifecycle {
     return this.inFlight.size;
   }
 
-  /** Readiness turns 503 now; new requests are refused from here on. */
+  /** Readiness turns 503 now; new requests are refused from here on (the server keeps listening until what was
+   * accepted has finished, so probes see it). */
   beginDrain(): void {
     if (!this.isClosing()) this.phase = 'draining';
     // Keep-alive connections of in-flight requests would otherwise stay open after their response.
     for (const { res } of this.inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
   }
 
-  /** Waits for in-flight requests; when the grace period runs out, cancels them. True if it had to cancel. */
+  /** Nothing in flight: no API request, and no model call (protocol requests over HTTP and gRPC make those
+   * without an API request; the models' provider counts them). */
+  private drained(): boolean {
+    return this.inFlight.size === 0 && (this.opened?.inFlight?.() ?? 0) === 0;
+  }
+
+  /** Waits for in-flight requests and model calls; when the grace period runs out, cancels the API requests (the
+   * server then cuts the rest). True if it had to cancel. */
   async waitForInFlight(graceMs: number): Promise<boolean> {
-    if (this.inFlight.size === 0) return false;
+    if (this.drained()) return false;
     let timer: NodeJS.Timeout | undefined;
+    let poll: NodeJS.Timeout | undefined;
     const drained = new Promise<boolean>((resolve) => {
-      this.idle = () => resolve(false);
+      const check = () => this.drained() && resolve(false);
+      this.idle = check;
+      // Model calls end without telling the lifecycle: look every few ms, only while shutting down.
+      poll = setInterval(check, 10);
       timer = setTimeout(() => resolve(true), graceMs);
     });
     const forced = await drained;
     clearTimeout(timer);
+    clearInterval(poll);
     this.idle = undefined;
     if (forced) {
-      this.log.warn({ inFlight: this.inFlight.size }, `shutdown grace period (${graceMs} ms) ran out; cancelling in-flight requests`);
+      this.log.warn({ inFlight: this.inFlight.size, modelCalls: this.opened?.inFlight?.() ?? 0 }, `shutdown grace period (${graceMs} ms) ran out; cancelling in-flight requests`);
       const reason = new TiffinError('SHUTTING_DOWN', 'the server shut down before the request finished');
       for (const request of [...this.inFlight]) request.abort(reason);
     }

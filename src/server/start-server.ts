@@ -88,9 +88,11 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
     closing ??= (async () => {
       const grace = resolved.shutdownGraceMs;
       stopTlsWatch();
+      // Readiness turns 503 and new requests are refused, but the listener stays open until the requests and model
+      // calls (protocol requests, gRPC) accepted before finish: load balancers see the drain in the probe.
       lifecycle.beginDrain();
-      const stopped = fastify.close();
       const forced = await lifecycle.waitForInFlight(grace);
+      const stopped = fastify.close();
       fastify.server.closeIdleConnections();
       // With no API request left, what still holds a connection is a socket that never sent a request (clients
       // open spares) or a quick probe: Node would keep the former until its header timeout. A moment, then cut.

@@ -10,6 +10,8 @@ export interface OpenedModels {
   close(): Promise<void>;
   /** Whether the models can serve now (a model unloaded by hand cannot); absent: always, once opened. */
   ready?(): boolean;
+  /** Model calls in flight now (shutdown waits for them, as for requests); absent: not counted. */
+  inFlight?(): number;
 }
 
 export interface ModelProvider {

@@ -42,6 +42,6 @@ export class RepositoryModelProvider implements ModelProvider {
       }
       handles[key] = this.repository.handle(name, selector);
     }
-    return { handles, close: () => this.repository.close(), ready: () => this.repository.ready };
+    return { handles, close: () => this.repository.close(), ready: () => this.repository.ready, inFlight: () => this.repository.inFlight };
   }
 }

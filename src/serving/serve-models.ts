@@ -11,7 +11,7 @@ import {
 } from '../repository/index.ts';
 import { startGrpcServer, type RunningGrpcServer } from '../protocols/grpc-server.ts';
 import { protocolRouteScope, protocolRoutes, type ProtocolName } from '../protocols/protocol-routes.ts';
-import { DEFAULT_HOST, isLoopbackHost, type RunningServer, type ServerOptions } from '../server/index.ts';
+import { DEFAULT_HOST, DEFAULT_SHUTDOWN_GRACE_MS, isLoopbackHost, type RunningServer, type ServerOptions } from '../server/index.ts';
 import { startServer } from './start-server.ts';
 import type { ModelTags } from '../service/context.ts';
 import { service as defineService, type ApiMap, type Service } from '../service/service.ts';
@@ -144,6 +144,8 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         host: grpc?.host ?? http.host,
         tracing: telemetry.tracing,
         tokens: auth.tokens,
+        // One grace for both transports: they drain together on shutdown.
+        shutdownGraceMs: httpOptions.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
         limits,
         // The HTTP server's certificate serves gRPC too (one name, one secret to rotate).
@@ -164,8 +166,9 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     ready: http.ready,
     close: () => {
       closing ??= (async () => {
-        await grpcServer?.close();
-        await http.close();
+        // Both at once: HTTP readiness turns 503 as gRPC stops taking calls, and each waits for its own in-flight
+        // requests (HTTP also for every model call, gRPC's included, before it closes its listener).
+        await Promise.all([grpcServer?.close(), http.close()]);
         await repository.close();
         if (!options.telemetry) await telemetry.close();
       })();

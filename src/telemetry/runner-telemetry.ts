@@ -24,7 +24,7 @@ export interface ObservedRunner {
   /** `name:version` */
   readonly tag: string;
   readonly dispatchers: ReadonlyMap<string, ObservedDispatcher>;
-  health(): { replicas: { live: number } };
+  health(): { replicas: { live: number; restarts?: number } };
 }
 
 /** An OpenTelemetry Context (what Tiffin's request handling passes as CallOptions.traceContext). */
@@ -62,6 +62,7 @@ export function observeRunner(
   const tracing = options.tracing?.enabled ? options.tracing : undefined;
   const stops: (() => void)[] = [];
   const completedSeen = new Map<string, number>();
+  let restartsSeen = runner.health().replicas.restarts ?? 0;
 
   if (!m && !tracing) return () => undefined;
 
@@ -101,7 +102,10 @@ export function observeRunner(
           queuedRows += stats.queued.rows;
         }
         m.setQueueDepth(queuedRows);
-        m.setReplicas(runner.health().replicas.live);
+        const { live, restarts = 0 } = runner.health().replicas;
+        m.setReplicas(live);
+        if (restarts > restartsSeen) m.restarted(restarts - restartsSeen);
+        restartsSeen = restarts;
       }),
     );
   }

@@ -73,7 +73,7 @@ test('/readyz is 503 while models load and startup hooks run, 200 after; /livez 
   assert.deepEqual(health.apis, ['ping']);
 });
 
-test('graceful shutdown: the in-flight request completes, new connections are refused, then hooks run', async (t) => {
+test('graceful shutdown: the in-flight request completes while readiness is 503 and new requests are refused, then the listener closes and hooks run', async (t) => {
   const entered = deferred();
   const release = deferred();
   const events: string[] = [];
@@ -99,12 +99,17 @@ test('graceful shutdown: the in-flight request completes, new connections are re
   await entered.promise;
   const closed = server.close().then(() => events.push('closed'));
 
-  await until(() => connectionRefused(server.port), 'the listener to close');
+  // Draining: the listener stays open while the request runs, readiness says 503, new requests are turned away.
+  await until(async () => (await fetch(`${server.url}/readyz`)).status === 503, 'readiness to turn 503');
+  const late = await fetch(`${server.url}/slow`, { method: 'POST', body: 'late' });
+  assert.equal(late.status, 503);
+  assert.equal((await errorOf(late)).code, 'SHUTTING_DOWN');
   assert.deepEqual(events, [], 'hooks wait for the in-flight request');
   release.resolve();
   const res = await inFlight;
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'done work');
+  await until(() => connectionRefused(server.port), 'the listener to close');
   await closed;
   assert.deepEqual(events, ['request finished', 'shutdown hook (slow)', 'closed']);
   assert.equal(provider.closed, true, 'models are released last');

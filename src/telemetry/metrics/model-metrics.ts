@@ -38,6 +38,7 @@ export class InferenceMetricFamilies {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly replicas: Gauge<'model' | 'version'>;
   readonly busy: Counter<'model' | 'version'>;
+  readonly restarts: Counter<'model' | 'version'>;
   /** Run at the start of every scrape, before any inference family is read: sources that keep their own
    * running totals (a dispatcher's completed count, a runner's live replicas) copy them in here. */
   readonly beforeCollect = new Set<() => void>();
@@ -107,6 +108,12 @@ export class InferenceMetricFamilies {
       labelNames: mv,
       registers,
     });
+    this.restarts = new Counter({
+      name: 'tiffin_runner_restarts_total',
+      help: 'Runner replicas replaced after theirs died (a crash, out of memory, a kill).',
+      labelNames: mv,
+      registers,
+    });
   }
 }
 
@@ -121,6 +128,7 @@ export class ModelMetrics {
   private readonly depth: Settable;
   private readonly replicaCount: Settable;
   private readonly busySeconds: Inc;
+  private readonly restartCount: Inc;
 
   constructor(
     private readonly families: InferenceMetricFamilies,
@@ -144,6 +152,8 @@ export class ModelMetrics {
     this.replicaCount = f.replicas.labels(model, version);
     this.busySeconds = f.busy.labels(model, version);
     this.busySeconds.inc(0);
+    this.restartCount = f.restarts.labels(model, version);
+    this.restartCount.inc(0);
   }
 
   /** Counts finished calls (`count` > 1 for a call that carried several rows still counts as given). */
@@ -179,13 +189,18 @@ export class ModelMetrics {
     this.replicaCount.set(count);
   }
 
+  /** `count` replicas were replaced since the last call. */
+  restarted(count: number): void {
+    this.restartCount.inc(count);
+  }
+
   /** Drops this version's series, for a version that was unloaded, so dashboards do not show it forever. */
   remove(): void {
     const { model, version } = this;
     const f = this.families;
     for (const o of INFERENCE_OUTCOMES) f.requests.remove(model, version, o);
     for (const r of this.reasons.keys()) f.batches.remove(model, version, r);
-    for (const family of [f.items, f.queueDuration, f.computeDuration, f.batchSize, f.queueDepth, f.replicas, f.busy]) {
+    for (const family of [f.items, f.queueDuration, f.computeDuration, f.batchSize, f.queueDepth, f.replicas, f.busy, f.restarts]) {
       family.remove(model, version);
     }
   }
