@@ -10,7 +10,8 @@
 // Every request has a deadline (SOAK_TIMEOUT_MS, 30 s): one that passes it has hung. The server's resident memory
 // (VmRSS of the real server: bin/tiffin.js re-executes itself, so the child of the spawned process) is read after
 // the warm-up and at the end, each time with faults paused and the pools back up for a few seconds, so that a
-// replica or version half loaded does not count as growth.
+// replica or version half loaded does not count as growth; the warm-up kills and reloads first, so that one-time
+// costs (the first reload's allocator arenas: +20% when measured before any reload) are in the baseline.
 //
 // Run: npm run bench -- soak   (or: npx tsx bench/soak.ts [--seconds 600], after `node scripts/build.mjs`)
 // Env: SOAK_SECONDS measured seconds after the warm-up (600), SOAK_WARMUP seconds (30), SOAK_CONCURRENCY clients
@@ -259,11 +260,17 @@ async function faults(until: () => boolean): Promise<void> {
   }
 }
 
-/** Faults paused: waits until readiness is back, then a few seconds of plain traffic, and reads the RSS. */
+/** Faults paused: waits until readiness is back and a few seconds of plain traffic, then the RSS: the median of
+ * five readings a second apart (it moves by tens of MiB with the collector and the allocators). */
 async function settledRss(): Promise<number> {
   while ((await fetch(`${server.url}/readyz`).then((r) => r.status, () => 0)) !== 200) await sleep(200);
-  await sleep(5_000);
-  return rssMiB(pid);
+  await sleep(3_000);
+  const readings: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    readings.push(await rssMiB(pid));
+    await sleep(1_000);
+  }
+  return readings.sort((a, b) => a - b)[2]!;
 }
 
 // ---- the run ---------------------------------------------------------------------------------------------------
