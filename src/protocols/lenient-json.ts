@@ -1,5 +1,7 @@
 // JSON with the non-finite number tokens NaN, Infinity and -Infinity, which TF Serving's REST API allows
 // (and Python's json module writes). They are turned into the strings the tensor codecs accept.
+import { TiffinError } from '../errors/index.ts';
+import { checkJsonDepth } from '../limits/index.ts';
 
 /** Rewrites bare NaN/Infinity/-Infinity tokens outside strings as quoted strings; other text is untouched. */
 function quoteNonFinite(text: string): string {
@@ -40,5 +42,16 @@ export function parseLenientJson(text: string): unknown {
     } catch {
       throw err;
     }
+  }
+}
+
+/** A raw JSON body (NaN and Infinity allowed), refused before parsing when nested deeper than `maxDepth`; BAD_REQUEST
+ * when it is not JSON. Takes a Uint8Array as an offload worker receives it. */
+export function parseJsonBody(bytes: Uint8Array, maxDepth: number): unknown {
+  checkJsonDepth(bytes, maxDepth);
+  try {
+    return parseLenientJson(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (err) {
+    throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
   }
 }

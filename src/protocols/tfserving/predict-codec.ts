@@ -3,11 +3,11 @@
 // nested JSON arrays typed by the model's declared inputs; {"b64": ...} carries binary strings, and
 // string outputs whose name ends in `_bytes` go back base64-encoded the same way.
 import { TiffinError } from '../../errors/index.ts';
-import { DEFAULT_LIMITS, TensorBudget, checkJsonDepth, checkStrings, type RequestLimits } from '../../limits/index.ts';
+import { DEFAULT_LIMITS, TensorBudget, checkStrings, type RequestLimits } from '../../limits/index.ts';
 import { OFFLOAD_MIN_BYTES, OFFLOAD_MIN_ELEMENTS, bufferOf, offload, ownBuffer, plainTensor } from '../../offload/index.ts';
 import { elementCount, type DType, type Tensor, type TensorSpec, type Tensors } from '../../runtime/tensor.ts';
 import { flattenNested, jsonToTensorData, nestedJson, nestedShape } from '../json-tensor.ts';
-import { parseLenientJson } from '../lenient-json.ts';
+import { parseJsonBody } from '../lenient-json.ts';
 
 export type PredictFormat = 'row' | 'columnar';
 
@@ -158,14 +158,7 @@ export function encodePredict(decoded: DecodedPredict, outputs: readonly { name:
 
 /** The raw body, parsed (NaN and Infinity allowed, nesting within limits) and decoded; plain in and out, for a worker. */
 export function decodePredictBody(body: Uint8Array, specs: readonly TensorSpec[], limits: RequestLimits): DecodedPredict {
-  checkJsonDepth(body, limits.maxJsonDepth);
-  let json: unknown;
-  try {
-    json = parseLenientJson(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-  } catch (err) {
-    throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
-  }
-  return decodePredict(json, specs, limits);
+  return decodePredict(parseJsonBody(body, limits.maxJsonDepth), specs, limits);
 }
 
 /** decodePredictBody, in an offload worker for a body large enough to hold the event loop. */

@@ -2,11 +2,11 @@
 // one-input model, the nested array itself) in; one output's value, or several by name, out. Large bodies and
 // answers are decoded and encoded in an offload worker.
 import { TiffinError } from '../../errors/index.ts';
-import { TensorBudget, checkJsonDepth, checkStrings, type RequestLimits } from '../../limits/index.ts';
+import { TensorBudget, checkStrings, type RequestLimits } from '../../limits/index.ts';
 import { OFFLOAD_MIN_BYTES, OFFLOAD_MIN_ELEMENTS, bufferOf, offload, ownBuffer, plainTensor } from '../../offload/index.ts';
 import { elementCount, type Tensor, type TensorSpec, type Tensors } from '../../runtime/tensor.ts';
 import { flattenNested, jsonToTensorData, nestedJson, nestedShape } from '../json-tensor.ts';
-import { parseLenientJson } from '../lenient-json.ts';
+import { parseJsonBody } from '../lenient-json.ts';
 
 export interface DecodedPredictions {
   feeds: Tensors;
@@ -61,14 +61,7 @@ function outputJson(t: Tensor, unbatch: boolean): string {
 
 /** The raw body parsed (NaN and Infinity allowed, nesting within limits) and decoded; plain in and out, for a worker. */
 export function decodePredictionsBody(raw: Uint8Array, specs: readonly TensorSpec[], limits: RequestLimits): DecodedPredictions {
-  checkJsonDepth(raw, limits.maxJsonDepth);
-  let body: unknown;
-  try {
-    body = parseLenientJson(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
-  } catch (err) {
-    throw new TiffinError('BAD_REQUEST', `the body is not valid JSON: ${(err as Error).message}`);
-  }
-  return decode(body, specs, limits);
+  return decode(parseJsonBody(raw, limits.maxJsonDepth), specs, limits);
 }
 
 export function readPredictionsBody(raw: Buffer, specs: readonly TensorSpec[], limits: RequestLimits): DecodedPredictions | Promise<DecodedPredictions> {
