@@ -1,6 +1,7 @@
-// Owns: the `.tiffinmodel` archive (a gzip-compressed tar: model.yaml first, then the files it lists): writing one,
-// and reading one defensively into a folder. Every entry is inspected and a bad one refuses the whole archive; tar never
-// writes to disk itself (its Parser only reads, this module creates each file), so no entry can land outside `destDir`.
+// Owns: the store's archives (`.tiffinmodel`, `.tiffinbundle`: a gzip-compressed tar, the manifest first, then the
+// files it lists): writing one, and reading one defensively into a folder. Every entry is inspected and a bad one
+// refuses the whole archive; tar never writes to disk itself (its Parser only reads, this module creates each file),
+// so no entry can land outside `destDir`.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
@@ -12,8 +13,8 @@ import { Pack, Parser } from 'tar';
 import type { ReadEntry } from 'tar';
 import { TiffinError, isTiffinError, messageOf } from '../errors/index.ts';
 import { writeHashed } from './digest.ts';
-import type { FileEntry, ModelManifest } from './manifest.ts';
-import { MANIFEST_FILE, parseManifest } from './manifest.ts';
+import type { FileEntry } from './manifest.ts';
+import type { StoreKind, VersionManifest } from './store-kind.ts';
 import { isEscapingPath, relativePathProblem } from './relative-path.ts';
 
 /** File extension of exported models. */
@@ -70,7 +71,7 @@ function invalid(message: string, details: Record<string, unknown>, cause?: unkn
 }
 
 /** Checks that the file starts like gzip, so a wrong file gets a clear error instead of a tar parsing one. */
-async function checkGzip(archiveFile: string): Promise<void> {
+async function checkGzip(archiveFile: string, extension: string): Promise<void> {
   let handle;
   try {
     handle = await open(archiveFile, 'r');
@@ -81,7 +82,7 @@ async function checkGzip(archiveFile: string): Promise<void> {
     const head = Buffer.alloc(2);
     const { bytesRead } = await handle.read(head, 0, 2, 0);
     if (bytesRead < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
-      throw invalid(`${archiveFile} is not a ${ARCHIVE_EXTENSION} archive (a .tiffinmodel file is a gzip-compressed tar, as written by export).`, { archive: archiveFile });
+      throw invalid(`${archiveFile} is not a ${extension} archive (a ${extension} file is a gzip-compressed tar, as written by export).`, { archive: archiveFile });
     }
   } finally {
     await handle.close();
@@ -120,13 +121,13 @@ function classify(entry: ReadEntry, archive: string): Classified {
   const raw = entry.path;
   const details = { archive, entry: raw, type: entry.type };
   if (isEscapingPath(raw)) {
-    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is absolute or climbs out with '..'; a model archive only holds paths inside its own folder.`, details);
+    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is absolute or climbs out with '..'; an archive only holds paths inside its own folder.`, details);
   }
   if (LINK_TYPES.has(entry.type)) {
-    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is a ${entry.type === 'Link' ? 'hard' : 'symbolic'} link (to ${JSON.stringify(entry.linkpath ?? '')}); model archives may hold only regular files and folders, so every link is refused.`, { ...details, linkpath: entry.linkpath });
+    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is a ${entry.type === 'Link' ? 'hard' : 'symbolic'} link (to ${JSON.stringify(entry.linkpath ?? '')}); archives may hold only regular files and folders, so every link is refused.`, { ...details, linkpath: entry.linkpath });
   }
   if (DEVICE_TYPES.has(entry.type)) {
-    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is a ${entry.type}; model archives may hold only regular files and folders.`, details);
+    throw unsafe(`Refusing ${archive}: entry ${JSON.stringify(raw)} is a ${entry.type}; archives may hold only regular files and folders.`, details);
   }
   // Tar tools commonly write a leading './' and a trailing '/' on folders: those two are harmless spellings.
   let path = raw;
@@ -135,14 +136,14 @@ function classify(entry: ReadEntry, archive: string): Classified {
     path = path.replace(/\/+$/, '');
     if (path === '' || path === '.') return { kind: 'skip' };
   } else if (!FILE_TYPES.has(entry.type)) {
-    throw invalid(`Refusing ${archive}: entry ${JSON.stringify(raw)} has the unsupported type ${entry.type}; model archives hold only regular files and folders.`, details);
+    throw invalid(`Refusing ${archive}: entry ${JSON.stringify(raw)} has the unsupported type ${entry.type}; archives hold only regular files and folders.`, details);
   }
   const problem = relativePathProblem(path);
   if (problem) throw invalid(`Refusing ${archive}: the path of entry ${JSON.stringify(raw)} ${problem}.`, details);
   return entry.type === 'Directory' ? { kind: 'skip' } : { kind: 'file', path };
 }
 
-/** Largest model.yaml accepted from an archive (it is read into memory). */
+/** Largest manifest accepted from an archive (it is read into memory). */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -163,10 +164,10 @@ export const DEFAULT_MAX_IMPORT_ENTRIES = 100_000;
 const FRAMING_PER_ENTRY = 4096;
 const FRAMING_BYTES = 1024 * 1024;
 
-export interface ExtractOptions {
-  /** Called once model.yaml is parsed, before any model file is written; throw to refuse early (for example MODEL_EXISTS). */
-  onManifest?: (manifest: ModelManifest) => Promise<void> | void;
-  /** Most bytes model.yaml and its files may add up to; default {@link DEFAULT_MAX_IMPORT_BYTES}. */
+export interface ExtractOptions<M extends VersionManifest = VersionManifest> {
+  /** Called once the manifest is parsed, before any file is written; throw to refuse early (for example MODEL_EXISTS). */
+  onManifest?: (manifest: M) => Promise<void> | void;
+  /** Most bytes the manifest and its files may add up to; default {@link DEFAULT_MAX_IMPORT_BYTES}. */
   maxImportBytes?: number;
   /** Most entries (files and folders) the archive may hold; default {@link DEFAULT_MAX_IMPORT_ENTRIES}. */
   maxImportEntries?: number;
@@ -225,26 +226,27 @@ function mismatch(message: string, details: Record<string, unknown>): TiffinErro
 }
 
 /**
- * Reads a `.tiffinmodel` archive: its first file must be model.yaml (as export writes it), which is parsed and validated
- * in memory; then each model file is written into the existing, empty folder `destDir` only if the manifest lists it with
+ * Reads an archive of `kind`: its first file must be the manifest (model.yaml, bundle.yaml, as export writes it), which
+ * is parsed and validated in memory; then each file is written into the existing, empty folder `destDir` only if the manifest lists it with
  * that exact size, and its sha256 is checked as it is written. So nothing unlisted, and no more bytes than the manifest
  * declares, ever reaches the disk; the manifest's total must be within `maxImportBytes`, and the decompressed stream
- * may not outgrow it (plus tar's framing), so a gzip bomb is stopped after reading about what was declared. model.yaml
+ * may not outgrow it (plus tar's framing), so a gzip bomb is stopped after reading about what was declared. The manifest
  * itself is not written: the caller writes the (possibly re-tagged) manifest. Returns the archive's manifest.
  *
- * Refuses with ARCHIVE_INVALID (not gzip, corrupt, truncated, model.yaml missing or not first, duplicate paths),
+ * Refuses with ARCHIVE_INVALID (not gzip, corrupt, truncated, manifest missing or not first, duplicate paths),
  * ARCHIVE_UNSAFE (absolute or '..' paths, any link, devices, more data than declared), ARCHIVE_TOO_LARGE (over
  * maxImportBytes or maxImportEntries), MANIFEST_INVALID, or INTEGRITY_MISMATCH (a file missing, unlisted, or with
  * another size or sha256). An error writing into `destDir` (ENOSPC, EROFS...) is thrown as it is. The caller owns
  * `destDir` and removes it on failure.
  */
-export async function extractModelArchive(archiveFile: string, destDir: string, options: ExtractOptions = {}): Promise<ModelManifest> {
-  await checkGzip(archiveFile);
+export async function extractArchive<M extends VersionManifest>(kind: StoreKind<M>, archiveFile: string, destDir: string, options: ExtractOptions<M> = {}): Promise<M> {
+  const { manifestFile, archiveExtension, noun } = kind;
+  await checkGzip(archiveFile, archiveExtension);
   const details = { archive: archiveFile };
   const maxBytes = options.maxImportBytes ?? DEFAULT_MAX_IMPORT_BYTES;
   const maxEntries = options.maxImportEntries ?? DEFAULT_MAX_IMPORT_ENTRIES;
-  const raise = 'Raise maxImportBytes (an option of the store and of each import) if this model really is that large.';
-  let manifest: ModelManifest | undefined;
+  const raise = `Raise maxImportBytes (an option of the store and of each import) if this ${noun} really is that large.`;
+  let manifest: M | undefined;
   let manifestBytes = 0;
   let listed = new Map<string, FileEntry>();
   let sawFile = false;
@@ -262,14 +264,14 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
   const parser = new Parser({ strict: true, maxDecompressionRatio: Number.POSITIVE_INFINITY, brotli: false, zstd: false });
   const input = createReadStream(archiveFile);
   const gunzip = createGunzip();
-  // Until model.yaml is read only it may follow; then exactly what it declares, plus tar's framing.
+  // Until the manifest is read only it may follow; then exactly what it declares, plus tar's framing.
   const meter = new TarMeter(
     () => (manifest ? manifestBytes + manifest.size : Math.min(MAX_MANIFEST_BYTES, maxBytes)) + FRAMING_BYTES + entries * FRAMING_PER_ENTRY,
     (bytes) => new TiffinError('ARCHIVE_UNSAFE', manifest
-      ? `Refusing ${archiveFile}: it decompresses to more than its ${MANIFEST_FILE} declares (${formatBytes(manifest.size)} of files), so it was stopped after ${formatBytes(bytes)}: a decompression bomb, or junk hidden in the archive.`
-      : `Refusing ${archiveFile}: it decompresses to ${formatBytes(bytes)} before any ${MANIFEST_FILE}: a decompression bomb, or not a model exported by Tiffin.`,
+      ? `Refusing ${archiveFile}: it decompresses to more than its ${manifestFile} declares (${formatBytes(manifest.size)} of files), so it was stopped after ${formatBytes(bytes)}: a decompression bomb, or junk hidden in the archive.`
+      : `Refusing ${archiveFile}: it decompresses to ${formatBytes(bytes)} before any ${manifestFile}: a decompression bomb, or not a ${noun} exported by Tiffin.`,
     { details: { ...details, unpackedBytes: bytes, declaredBytes: manifest?.size } }),
-    () => invalid(`${archiveFile} is gzip but does not hold a tar (a ${ARCHIVE_EXTENSION} archive is a gzip-compressed tar of ${MANIFEST_FILE} and the model's files, as written by export).`, details),
+    () => invalid(`${archiveFile} is gzip but does not hold a tar (a ${archiveExtension} archive is a gzip-compressed tar of ${manifestFile} and the ${noun}'s files, as written by export).`, details),
   );
 
   const fail = (err: unknown): void => {
@@ -293,10 +295,10 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
 
   const readManifestEntry = (entry: ReadEntry): void => {
     if (entry.size > MAX_MANIFEST_BYTES) {
-      throw invalid(`${archiveFile} has a ${MANIFEST_FILE} of ${entry.size} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have.`, { ...details, size: entry.size });
+      throw invalid(`${archiveFile} has a ${manifestFile} of ${entry.size} bytes, more than the ${MAX_MANIFEST_BYTES} a manifest may have.`, { ...details, size: entry.size });
     }
     if (entry.size > maxBytes) {
-      throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} alone is ${formatBytes(entry.size)}, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, size: entry.size });
+      throw tooLarge(`Refusing ${archiveFile}: its ${manifestFile} alone is ${formatBytes(entry.size)}, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, size: entry.size });
     }
     manifestBytes = entry.size;
     const chunks: Buffer[] = [];
@@ -305,13 +307,13 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
     entry.on('end', () => {
       if (failure !== undefined) return;
       try {
-        const m = parseManifest(Buffer.concat(chunks).toString('utf8'), `${basename(archiveFile)}:${MANIFEST_FILE}`);
-        // Checked against what model.yaml declares, before a single file is written.
+        const m = kind.parse(Buffer.concat(chunks).toString('utf8'), `${basename(archiveFile)}:${manifestFile}`);
+        // Checked against what the manifest declares, before a single file is written.
         if (m.files.length + 1 > maxEntries) {
-          throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} lists ${m.files.length} files, more than the ${maxEntries} entries an import may hold. Raise maxImportEntries (an option of the store and of each import) if this model really has that many files.`, { ...details, limit: maxEntries, files: m.files.length });
+          throw tooLarge(`Refusing ${archiveFile}: its ${manifestFile} lists ${m.files.length} files, more than the ${maxEntries} entries an import may hold. Raise maxImportEntries (an option of the store and of each import) if this ${noun} really has that many files.`, { ...details, limit: maxEntries, files: m.files.length });
         }
         if (manifestBytes + m.size > maxBytes) {
-          throw tooLarge(`Refusing ${archiveFile}: its ${MANIFEST_FILE} declares ${formatBytes(m.size)} of files, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, declaredBytes: m.size });
+          throw tooLarge(`Refusing ${archiveFile}: its ${manifestFile} declares ${formatBytes(m.size)} of files, more than the import limit of ${formatBytes(maxBytes)}. ${raise}`, { ...details, limit: maxBytes, declaredBytes: m.size });
         }
         manifest = m;
         listed = new Map(m.files.map((f) => [f.path, f]));
@@ -326,9 +328,9 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
   const extractFile = (entry: ReadEntry, path: string): void => {
     const expected = listed.get(path);
     if (written.has(path)) throw invalid(`Refusing ${archiveFile}: it holds ${JSON.stringify(path)} twice.`, { ...details, entry: path });
-    if (!expected) throw mismatch(`Refusing ${archiveFile}: it holds ${JSON.stringify(path)}, which its ${MANIFEST_FILE} does not list.`, { ...details, unexpected: [path] });
+    if (!expected) throw mismatch(`Refusing ${archiveFile}: it holds ${JSON.stringify(path)}, which its ${manifestFile} does not list.`, { ...details, unexpected: [path] });
     if (entry.size !== expected.size) {
-      throw mismatch(`Refusing ${archiveFile}: ${JSON.stringify(path)} is ${entry.size} bytes in the archive but ${expected.size} in its ${MANIFEST_FILE}.`, { ...details, mismatched: [path] });
+      throw mismatch(`Refusing ${archiveFile}: ${JSON.stringify(path)} is ${entry.size} bytes in the archive but ${expected.size} in its ${manifestFile}.`, { ...details, mismatched: [path] });
     }
     written.add(path);
     track((async () => {
@@ -346,7 +348,7 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
       });
       if (digest.size !== expected.size) throw invalid(`${archiveFile} is truncated: ${JSON.stringify(path)} has ${digest.size} of ${expected.size} bytes.`, { ...details, entry: path });
       if (digest.sha256 !== expected.sha256) {
-        throw mismatch(`Refusing ${archiveFile}: the content of ${JSON.stringify(path)} does not match the sha256 in its ${MANIFEST_FILE} (damaged or altered).`, { ...details, mismatched: [path] });
+        throw mismatch(`Refusing ${archiveFile}: the content of ${JSON.stringify(path)} does not match the sha256 in its ${manifestFile} (damaged or altered).`, { ...details, mismatched: [path] });
       }
     })());
   };
@@ -358,7 +360,7 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
         return;
       }
       if (++entries > maxEntries) {
-        throw tooLarge(`Refusing ${archiveFile}: it holds more than ${maxEntries} entries (files and folders), the most an import may hold. Raise maxImportEntries (an option of the store and of each import) if this model really has that many files.`, { ...details, limit: maxEntries });
+        throw tooLarge(`Refusing ${archiveFile}: it holds more than ${maxEntries} entries (files and folders), the most an import may hold. Raise maxImportEntries (an option of the store and of each import) if this ${noun} really has that many files.`, { ...details, limit: maxEntries });
       }
       const classified = classify(entry, archiveFile);
       if (classified.kind === 'skip') {
@@ -368,13 +370,13 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
       const first = !sawFile;
       sawFile = true;
       if (first) {
-        if (classified.path !== MANIFEST_FILE) {
-          throw invalid(`${archiveFile} does not start with ${MANIFEST_FILE} (its first file is ${JSON.stringify(classified.path)}); a ${ARCHIVE_EXTENSION} archive holds ${MANIFEST_FILE} first, then the files it lists, as export writes them.`, { ...details, entry: classified.path });
+        if (classified.path !== manifestFile) {
+          throw invalid(`${archiveFile} does not start with ${manifestFile} (its first file is ${JSON.stringify(classified.path)}); a ${archiveExtension} archive holds ${manifestFile} first, then the files it lists, as export writes them.`, { ...details, entry: classified.path });
         }
         readManifestEntry(entry);
         return;
       }
-      if (classified.path === MANIFEST_FILE) throw invalid(`Refusing ${archiveFile}: it holds ${MANIFEST_FILE} twice.`, { ...details, entry: MANIFEST_FILE });
+      if (classified.path === manifestFile) throw invalid(`Refusing ${archiveFile}: it holds ${manifestFile} twice.`, { ...details, entry: manifestFile });
       extractFile(entry, classified.path);
     } catch (err) {
       entry.resume();
@@ -397,17 +399,17 @@ export async function extractModelArchive(archiveFile: string, destDir: string, 
   }
   await Promise.allSettled(pending);
   if (failure === undefined && !manifest) {
-    failure = invalid(`${archiveFile} holds no ${MANIFEST_FILE}, so it is not a model exported by Tiffin.`, details);
+    failure = invalid(`${archiveFile} holds no ${manifestFile}, so it is not a ${noun} exported by Tiffin.`, details);
   }
   if (failure === undefined && manifest) {
     const missing = manifest.files.map((f) => f.path).filter((p) => !written.has(p));
     if (missing.length > 0) {
-      failure = mismatch(`Refusing ${archiveFile}: files listed in its ${MANIFEST_FILE} are missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}.`, { ...details, missing });
+      failure = mismatch(`Refusing ${archiveFile}: files listed in its ${manifestFile} are missing: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}.`, { ...details, missing });
     }
   }
   if (failure !== undefined) {
     if (isTiffinError(failure) || writeFaults.has(failure)) throw failure;
-    throw invalid(`${archiveFile} is damaged or not a ${ARCHIVE_EXTENSION} archive: ${messageOf(failure)}.`, details, failure);
+    throw invalid(`${archiveFile} is damaged or not a ${archiveExtension} archive: ${messageOf(failure)}.`, details, failure);
   }
-  return manifest as ModelManifest;
+  return manifest as M;
 }

@@ -1,19 +1,19 @@
-// Owns: `ModelStore`, the on-disk model store `<root>/<name>/<version>/{model.yaml, files...}`: atomic writes
-// (staging + rename), lookups by tag, listing, deletion, integrity checks, export and import of archives.
-import { lstat, mkdir, readdir, realpath, rename, rmdir } from 'node:fs/promises';
+// Owns: `ModelStore`, the on-disk model store `<root>/<name>/<version>/{model.yaml, files...}`: saving a model from
+// files on disk. Layout, lookups, verify, export and import are the VersionedStore's (versioned-store.ts).
+import { realpath } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { TiffinError, isTiffinError } from '../errors/index.ts';
-import { DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ENTRIES, extractModelArchive, formatBytes, writeArchive } from './archive.ts';
-import { digestFile, writeFileSynced } from './digest.ts';
-import { comparePaths, copySource, listTree } from './file-tree.ts';
+import { TiffinError } from '../errors/index.ts';
+import { ARCHIVE_EXTENSION } from './archive.ts';
+import { copySource } from './file-tree.ts';
 import type { Signature } from '../runtime/tensor.ts';
-import type { FileEntry, ModelManifest } from './manifest.ts';
-import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
-import { freeBytes, fsyncDir, makeStagingDir, removeDeadStaging, removeQuietly, stagingPath, storeWriteFault } from './staging.ts';
-import type { TagParts } from './tag.ts';
-import { assertValidName, assertValidVersion, formatTag, isValidName, isValidVersion, parseTag } from './tag.ts';
+import type { ModelManifest } from './manifest.ts';
+import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, stringifyManifest, validateManifest } from './manifest.ts';
+import { makeStagingDir, removeQuietly } from './staging.ts';
+import type { StoreKind } from './store-kind.ts';
+import { assertValidName, assertValidVersion, formatTag } from './tag.ts';
 import { newVersionId } from './version-id.ts';
+import { VersionedStore, type ImportOptions, type StoredVersion, type VersionedStoreOptions } from './versioned-store.ts';
 
 /** The default store root: `$TIFFIN_HOME/models`, or `~/.tiffin/models`. */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -21,14 +21,18 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
   return home ? resolve(home, 'models') : join(homedir(), '.tiffin', 'models');
 }
 
-export interface ModelStoreOptions {
-  /** Folder holding the models; default {@link defaultStoreRoot}. */
-  root?: string;
-  /** Most bytes one import may unpack (model.yaml and its files); default 64 GiB ({@link DEFAULT_MAX_IMPORT_BYTES}). */
-  maxImportBytes?: number;
-  /** Most entries (files and folders) one imported archive may hold; default 100 000 ({@link DEFAULT_MAX_IMPORT_ENTRIES}). */
-  maxImportEntries?: number;
-}
+export const MODEL_KIND: StoreKind<ModelManifest> = {
+  noun: 'model',
+  manifestFile: MANIFEST_FILE,
+  archiveExtension: ARCHIVE_EXTENSION,
+  parse: parseManifest,
+  stringify: stringifyManifest,
+  notFoundCode: 'MODEL_NOT_FOUND',
+  existsCode: 'MODEL_EXISTS',
+};
+
+export type ModelStoreOptions = Partial<VersionedStoreOptions>;
+export type StoredModel = StoredVersion<ModelManifest>;
 
 export interface WriteModelInput {
   name: string;
@@ -47,63 +51,10 @@ export interface WriteModelInput {
   force?: boolean;
 }
 
-export interface StoredModel {
-  manifest: ModelManifest;
-  /** The version folder (holds model.yaml and the files). */
-  dir: string;
-}
-
-export interface ListOptions {
-  name?: string;
-  /** Only versions carrying every one of these labels with these values. */
-  labels?: Record<string, string>;
-}
-
-export interface DeleteOptions {
-  /** Required to delete every version of a bare name. */
-  allVersions?: boolean;
-}
-
-export interface VerifyReport {
-  tag: string;
-  ok: boolean;
-  problems: string[];
-}
-
-export interface ImportOptions {
-  /** Replace an existing version with the same tag. */
-  force?: boolean;
-  /** Store under this tag instead of the archive's: `name` keeps the archive's version, `name:version` sets both. */
-  tag?: string;
-  /** Overrides the store's maxImportBytes for this import. */
-  maxImportBytes?: number;
-  /** Overrides the store's maxImportEntries for this import. */
-  maxImportEntries?: number;
-}
-
-/** Newest first: createdAt descending, then version descending. */
-function newestFirst(a: ModelManifest, b: ModelManifest): number {
-  return comparePaths(b.createdAt, a.createdAt) || comparePaths(b.version, a.version);
-}
-
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** How many times a rename that lost a race with another process is retried. */
-const PUBLISH_ATTEMPTS = 10;
-
-export class ModelStore {
-  /** Absolute path of the store root. */
-  readonly root: string;
-  readonly maxImportBytes: number;
-  readonly maxImportEntries: number;
-
+export class ModelStore extends VersionedStore<ModelManifest> {
   constructor(options: ModelStoreOptions | string = {}) {
     const opts = typeof options === 'string' ? { root: options } : options;
-    this.root = resolve(opts.root ?? defaultStoreRoot());
-    this.maxImportBytes = opts.maxImportBytes ?? DEFAULT_MAX_IMPORT_BYTES;
-    this.maxImportEntries = opts.maxImportEntries ?? DEFAULT_MAX_IMPORT_ENTRIES;
+    super(MODEL_KIND, { ...opts, root: opts.root ?? defaultStoreRoot() });
   }
 
   /**
@@ -162,230 +113,14 @@ export class ModelStore {
     }
   }
 
-  /** Finds a version (`name` or `name:latest` is the newest) and returns its manifest and folder. */
-  async get(tag: string): Promise<StoredModel> {
-    const { name, version } = parseTag(tag);
-    if (version === undefined) {
-      const newest = (await this.versionsOf(name))[0];
-      if (!newest) throw await this.notFound({ name });
-      return { manifest: newest, dir: this.versionDir(name, newest.version) };
-    }
-    const dir = this.versionDir(name, version);
-    let manifest: ModelManifest;
-    try {
-      manifest = await readManifest(dir);
-    } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw await this.notFound({ name, version });
-      throw err;
-    }
-    this.assertMatchesFolder(manifest, name, version);
-    return { manifest, dir };
-  }
-
-  /** The full `name:version` tag a tag points at now (resolves bare names and `latest`). */
-  async resolve(tag: string): Promise<string> {
-    const { manifest } = await this.get(tag);
-    return formatTag(manifest.name, manifest.version);
-  }
-
-  /** Stored versions sorted by name, then newest first. Folders without a valid model.yaml are left out. */
-  async list(options: ListOptions = {}): Promise<ModelManifest[]> {
-    if (options.name !== undefined) assertValidName(options.name);
-    const names = options.name !== undefined ? [options.name] : await this.names();
-    const out: ModelManifest[] = [];
-    for (const name of names) {
-      for (const m of await this.versionsOf(name)) {
-        if (options.labels && !Object.entries(options.labels).every(([k, v]) => m.labels[k] === v)) continue;
-        out.push(m);
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Deletes one version (`name:version`), or every version of a name with `{ allVersions: true }`.
-   * The folder is first renamed aside (so readers see it or nothing), then removed.
-   */
-  async delete(tag: string, options: DeleteOptions = {}): Promise<void> {
-    return this.mapWriteFaults(`delete ${tag}`, () => this.deleteTag(tag, options));
-  }
-
-  private async deleteTag(tag: string, options: DeleteOptions): Promise<void> {
-    const { name, version } = parseTag(tag);
-    await this.cleanup();
-    if (version === undefined && !options.allVersions) {
-      throw new TiffinError('INVALID_TAG', `Name a version to delete (for example "${name}:<version>"), or pass allVersions to delete every version of ${name}.`, {
-        details: { tag },
-      });
-    }
-    if (version !== undefined && options.allVersions) {
-      throw new TiffinError('INVALID_TAG', `allVersions deletes a whole name: pass "${name}", not "${tag}".`, { details: { tag } });
-    }
-    const target = version === undefined ? join(this.root, name) : this.versionDir(name, version);
-    const aside = await stagingPath(this.root, '-deleted');
-    try {
-      await rename(target, aside);
-    } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') throw await this.notFound(version === undefined ? { name } : { name, version });
-      throw err;
-    }
-    await fsyncDir(version === undefined ? this.root : join(this.root, name));
-    await removeQuietly(aside);
-    if (version !== undefined) await this.removeNameIfEmpty(name);
-  }
-
-  /**
-   * Re-checks stored versions against their manifests: missing, unexpected or non-regular files, sizes and sha256.
-   * No tag: every version in the store (version folders with a broken model.yaml included); a bare name: all its versions.
-   */
-  async verify(tag?: string): Promise<VerifyReport[]> {
-    let targets: { name: string; version: string }[];
-    if (tag === undefined) {
-      targets = [];
-      for (const name of await this.names()) {
-        for (const version of await this.versionFolders(name)) targets.push({ name, version });
-      }
-    } else {
-      const { name, version } = parseTag(tag);
-      if (version !== undefined) {
-        if (!(await this.subfolders(join(this.root, name))).includes(version)) throw await this.notFound({ name, version });
-        targets = [{ name, version }];
-      } else {
-        const versions = await this.versionFolders(name);
-        if (versions.length === 0) throw await this.notFound({ name });
-        targets = versions.map((v) => ({ name, version: v }));
-      }
-    }
-    const reports: VerifyReport[] = [];
-    for (const t of targets) reports.push(await this.verifyFolder(t.name, t.version));
-    return reports;
-  }
-
   /** Writes one version as a `.tiffinmodel` archive (gzip tar of model.yaml and the files). Refuses a version that fails verify. */
   async exportModel(tag: string, outFile: string): Promise<ModelManifest> {
-    const { manifest, dir } = await this.get(tag);
-    const fullTag = formatTag(manifest.name, manifest.version);
-    const report = await this.verifyFolder(manifest.name, manifest.version);
-    if (!report.ok) {
-      throw new TiffinError('INTEGRITY_MISMATCH', `Cannot export ${fullTag}: its files no longer match model.yaml (${report.problems.slice(0, 3).join('; ')}). Run verify, then save it again.`, {
-        details: report,
-      });
-    }
-    await writeArchive(dir, [MANIFEST_FILE, ...manifest.files.map((f) => f.path)], resolve(outFile), new Date(manifest.createdAt));
-    return manifest;
+    return this.exportTo(tag, outFile);
   }
 
-  /**
-   * Adds the version held in a `.tiffinmodel` archive. Everything is extracted into staging and checked (paths, entry
-   * types, manifest, every file listed and present, sizes and digests) before one rename makes it visible; on any
-   * refusal the store is left exactly as it was. Limits: maxImportBytes and maxImportEntries (ARCHIVE_TOO_LARGE), and
-   * the disk's free space against what model.yaml declares (STORE_NO_SPACE), all checked before any file is written.
-   */
+  /** Adds the version held in a `.tiffinmodel` archive, checked whole before it becomes visible (see importFrom). */
   async importModel(archiveFile: string, options: ImportOptions = {}): Promise<ModelManifest> {
-    return this.mapWriteFaults(`import ${archiveFile}`, () => this.importArchive(archiveFile, options));
-  }
-
-  private async importArchive(archiveFile: string, options: ImportOptions): Promise<ModelManifest> {
-    const override: TagParts | undefined = options.tag === undefined ? undefined : parseTag(options.tag);
-    const retag = (m: ModelManifest): ModelManifest => (override ? { ...m, name: override.name, version: override.version ?? m.version } : m);
-    await this.cleanup();
-    const staged = await makeStagingDir(this.root);
-    try {
-      const manifest = retag(await extractModelArchive(resolve(archiveFile), staged, {
-        maxImportBytes: options.maxImportBytes ?? this.maxImportBytes,
-        maxImportEntries: options.maxImportEntries ?? this.maxImportEntries,
-        // Refuse an existing tag, or a model the disk cannot hold, as soon as the manifest is read.
-        onManifest: async (m) => {
-          if (!options.force) await this.assertAbsent(retag(m).name, retag(m).version);
-          await this.assertFreeSpace(staged, m.size, `import ${formatTag(retag(m).name, retag(m).version)} from ${archiveFile}`);
-        },
-      }));
-      await this.writeManifestFile(staged, manifest);
-      await this.publish(staged, manifest.name, manifest.version, options.force === true);
-      return manifest;
-    } catch (err) {
-      await removeQuietly(staged);
-      throw err;
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-
-  /** Runs a write, turning the disk's refusals (full, read-only) into errors that name the store and the fix. */
-  private async mapWriteFaults<T>(action: string, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      throw storeWriteFault(err, this.root, action) ?? err;
-    }
-  }
-
-  /** Refuses up front what cannot fit (a concurrent writer can still fill the disk: ENOSPC is mapped as well). */
-  private async assertFreeSpace(dir: string, bytes: number, action: string): Promise<void> {
-    const free = await freeBytes(dir);
-    if (free === undefined || free >= bytes) return;
-    throw new TiffinError('STORE_NO_SPACE', `Cannot ${action}: it unpacks to ${formatBytes(bytes)}, but the disk of the model store ${this.root} has only ${formatBytes(free)} free. Nothing was stored; free some space there (or delete unused versions), or point TIFFIN_HOME at a larger disk, then try again.`, {
-      details: { root: this.root, needed: bytes, free },
-    });
-  }
-
-  private versionDir(name: string, version: string): string {
-    return join(this.root, name, version);
-  }
-
-  /** Model names: folders under the root that follow the naming rule (so `.staging` and strays are ignored). */
-  private async names(): Promise<string[]> {
-    return (await this.subfolders(this.root)).filter(isValidName).sort(comparePaths);
-  }
-
-  private async versionFolders(name: string): Promise<string[]> {
-    return (await this.subfolders(join(this.root, name))).filter(isValidVersion).sort(comparePaths);
-  }
-
-  private async subfolders(dir: string): Promise<string[]> {
-    try {
-      return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
-    } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return [];
-      throw err;
-    }
-  }
-
-  /** Valid versions of a name, newest first; folders without a readable, valid, matching manifest are skipped. */
-  private async versionsOf(name: string): Promise<ModelManifest[]> {
-    const out: ModelManifest[] = [];
-    for (const version of await this.versionFolders(name)) {
-      try {
-        const m = await readManifest(this.versionDir(name, version));
-        if (m.name === name && m.version === version) out.push(m);
-      } catch {
-        // Not a (complete) model version: invisible to lookups; verify() reports it.
-      }
-    }
-    return out.sort(newestFirst);
-  }
-
-  private assertMatchesFolder(manifest: ModelManifest, name: string, version: string): void {
-    if (manifest.name !== name || manifest.version !== version) {
-      throw new TiffinError('MANIFEST_INVALID', `${this.versionDir(name, version)}/${MANIFEST_FILE} describes ${manifest.name}:${manifest.version}, not ${name}:${version}; the folder was moved or edited by hand.`, {
-        details: { folder: `${name}:${version}`, manifest: `${manifest.name}:${manifest.version}` },
-      });
-    }
-  }
-
-  private async notFound(tag: TagParts): Promise<TiffinError> {
-    const wanted = formatTag(tag.name, tag.version);
-    const versions = (await this.versionsOf(tag.name)).map((m) => m.version);
-    if (versions.length > 0) {
-      const shown = versions.slice(0, 10).join(', ') + (versions.length > 10 ? `, ... (${versions.length} in all)` : '');
-      return new TiffinError('MODEL_NOT_FOUND', `No model ${wanted} in ${this.root}. Versions of ${tag.name}, newest first: ${shown}.`, {
-        details: { tag: wanted, versions },
-      });
-    }
-    const names: string[] = [];
-    for (const n of await this.names()) if ((await this.versionsOf(n)).length > 0) names.push(n);
-    const hint = names.length > 0 ? `Known models: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', ...' : ''}.` : 'The store is empty.';
-    return new TiffinError('MODEL_NOT_FOUND', `No model named ${tag.name} in ${this.root}. ${hint}`, { details: { tag: wanted, names } });
+    return this.importFrom(archiveFile, options);
   }
 
   /** A source folder that holds the store would be copied into itself (its staging area lives inside the store). */
@@ -405,123 +140,4 @@ export class ModelStore {
       });
     }
   }
-
-  private async assertAbsent(name: string, version: string): Promise<void> {
-    try {
-      await lstat(join(this.versionDir(name, version), MANIFEST_FILE));
-    } catch {
-      return;
-    }
-    throw existsError(name, version);
-  }
-
-  private async writeManifestFile(dir: string, manifest: ModelManifest): Promise<void> {
-    const file = join(dir, MANIFEST_FILE);
-    await writeFileSynced(file, stringifyManifest(manifest));
-    await fsyncDir(dir);
-  }
-
-  /**
-   * Renames the staged folder to `<root>/<name>/<version>`. rename(2) onto a missing path is atomic and fails when
-   * the target is a non-empty folder, so of two racing writers exactly one wins. With `force` the current version
-   * is renamed aside first, the new one renamed in, and the old one removed (last writer wins).
-   */
-  private async publish(staged: string, name: string, version: string, force: boolean): Promise<void> {
-    const nameDir = join(this.root, name);
-    const target = this.versionDir(name, version);
-    for (let attempt = 0; attempt < PUBLISH_ATTEMPTS; attempt++) {
-      await mkdir(nameDir, { recursive: true });
-      let aside: string | undefined;
-      if (force) {
-        aside = await stagingPath(this.root, '-replaced');
-        try {
-          await rename(target, aside);
-        } catch (err) {
-          if (errno(err) !== 'ENOENT') throw err;
-          aside = undefined;
-        }
-      }
-      try {
-        await rename(staged, target);
-      } catch (err) {
-        const code = errno(err);
-        if (aside) {
-          // Put the old version back unless a concurrent writer already filled the slot.
-          await rename(aside, target).catch(() => removeQuietly(aside as string));
-        }
-        if (code === 'ENOENT') continue; // The name folder was deleted under us: recreate it and retry.
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-          if (force) continue; // Another forced writer got in between: move theirs aside too.
-          throw existsError(name, version);
-        }
-        throw err;
-      }
-      await fsyncDir(nameDir);
-      if (aside) await removeQuietly(aside);
-      return;
-    }
-    throw new TiffinError('INTERNAL', `Could not move ${name}:${version} into place after ${PUBLISH_ATTEMPTS} attempts: other processes keep changing it. Try again.`, {
-      details: { tag: `${name}:${version}` },
-    });
-  }
-
-  private async removeNameIfEmpty(name: string): Promise<void> {
-    try {
-      await rmdir(join(this.root, name));
-    } catch {
-      // Not empty (another version, or a writer just created it): keep it.
-    }
-  }
-
-  private async cleanup(): Promise<void> {
-    await removeDeadStaging(this.root);
-  }
-
-  private async verifyFolder(name: string, version: string): Promise<VerifyReport> {
-    const tag = `${name}:${version}`;
-    const dir = this.versionDir(name, version);
-    const problems: string[] = [];
-    let manifest: ModelManifest | undefined;
-    try {
-      manifest = await readManifest(dir);
-      if (manifest.name !== name || manifest.version !== version) {
-        problems.push(`${MANIFEST_FILE} describes ${manifest.name}:${manifest.version}, not the folder's ${tag}`);
-      }
-    } catch (err) {
-      problems.push(errno(err) === 'ENOENT' ? `${MANIFEST_FILE} is missing` : isTiffinError(err) ? err.message : `${MANIFEST_FILE} cannot be read: ${String(err)}`);
-    }
-    if (manifest) {
-      const tree = await listTree(dir);
-      const present = new Set(tree.files);
-      const listed = new Set(manifest.files.map((f) => f.path));
-      for (const other of tree.others) problems.push(`${other.path} is a ${other.kind}, not a regular file`);
-      for (const f of manifest.files) {
-        if (!present.has(f.path)) {
-          problems.push(`${f.path} is missing`);
-          continue;
-        }
-        problems.push(...(await checkFile(join(dir, f.path), f)));
-      }
-      for (const p of tree.files) {
-        if (p !== MANIFEST_FILE && !listed.has(p)) problems.push(`${p} is not listed in ${MANIFEST_FILE} (unexpected file)`);
-      }
-    }
-    return { tag, ok: problems.length === 0, problems };
-  }
-}
-
-/** A wrong size is reported without hashing; otherwise the sha256 is recomputed. */
-async function checkFile(path: string, expected: FileEntry): Promise<string[]> {
-  const { size } = await lstat(path);
-  if (size !== expected.size) return [`${expected.path} has ${size} bytes, expected ${expected.size}`];
-  const actual = await digestFile(path);
-  if (actual.size !== expected.size) return [`${expected.path} has ${actual.size} bytes, expected ${expected.size}`];
-  if (actual.sha256 !== expected.sha256) return [`${expected.path} has sha256 ${actual.sha256}, expected ${expected.sha256}`];
-  return [];
-}
-
-function existsError(name: string, version: string): TiffinError {
-  return new TiffinError('MODEL_EXISTS', `${name}:${version} already exists; pass force to replace it, or choose another version.`, {
-    details: { tag: `${name}:${version}` },
-  });
 }
