@@ -3,8 +3,8 @@
 // out cycles between folders; `no-circular` rules out cycles between modules. Tests and test support are exempt
 // from the order but library code may never import them. Keep this list and ARCHITECTURE.md's table the same.
 const LAYERS = [
-  'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository',
-  'service', 'protocols', 'server', 'config', 'serving', 'client', 'cli',
+  'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository', 'remote',
+  'service', 'client', 'protocols', 'server', 'config', 'serving', 'container', 'bundle', 'cli',
 ];
 const TEST_CODE = '(\\.test\\.ts$|/test-fixtures(\\.ts$|/)|^src/testing/)';
 
@@ -19,6 +19,13 @@ const layerRules = LAYERS.slice(0, -1).map((layer, i) => ({
 module.exports = {
   forbidden: [
     ...layerRules,
+    {
+      name: 'container-imports-only-errors',
+      comment: 'container/ turns a bundle folder into an image: it needs only errors/ and node built-ins',
+      severity: 'error',
+      from: { path: '^src/container/', pathNot: TEST_CODE },
+      to: { path: '^src/', pathNot: '^src/(errors|container)/' },
+    },
     {
       name: 'no-circular',
       comment: 'modules must not import each other in a cycle',

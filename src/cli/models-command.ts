@@ -4,11 +4,9 @@ import { Models } from '../models/index.ts';
 import type { ModelManifest } from '../store/manifest.ts';
 import { TiffinError } from '../errors/index.ts';
 import { parseSize } from '../units/index.ts';
-import { collect, humanBytes, keyValues, printJson, relativeTime, reportError, table } from './output.ts';
-
-interface JsonFlag {
-  json?: boolean;
-}
+import { action, collect, humanBytes, keyValues, labelsText, printJson, relativeTime, table, type JsonFlag } from './output.ts';
+import { modelArchiveStore } from '../remote/index.ts';
+import { addRemoteCommands, printRemoteList } from './remote-commands.ts';
 
 /** Metadata values are JSON when they parse as JSON (numbers, booleans, arrays), else plain strings. */
 function metadataValues(values: string[] | undefined): Record<string, unknown> {
@@ -25,10 +23,6 @@ function metadataValues(values: string[] | undefined): Record<string, unknown> {
 
 function tagOf(m: ModelManifest): string {
   return `${m.name}:${m.version}`;
-}
-
-function labelsText(labels: Record<string, string>): string {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
 function describe(m: ModelManifest): string {
@@ -53,20 +47,8 @@ function describe(m: ModelManifest): string {
   return lines.join('\n');
 }
 
-/** Wraps an action so failures print one clear line (or JSON) and set the exit code. */
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    const opts = args.find((a): a is JsonFlag => typeof a === 'object' && a !== null && !(a instanceof Command) && !Array.isArray(a));
-    try {
-      await fn(...args);
-    } catch (err) {
-      reportError(err, Boolean(opts?.json));
-    }
-  };
-}
-
 export function modelsCommand(models: () => Models): Command {
-  const cmd = new Command('models').description('save, list, inspect, verify, export and import stored models');
+  const cmd = new Command('models').description('save, list, inspect, verify, export and import stored models; push and pull them to a shared bucket');
 
   cmd
     .command('save')
@@ -98,12 +80,15 @@ export function modelsCommand(models: () => Models): Command {
   cmd
     .command('list')
     .alias('ls')
-    .description('list stored model versions, newest first')
+    .description('list stored model versions, newest first (--remote: the versions in the shared bucket)')
     .argument('[name]', 'only versions of this model')
     .option('-l, --label <key=value>', 'only versions with this label (repeatable)', collect)
+    .option('--remote', 'list the shared bucket (remote.s3 / TIFFIN_S3_BUCKET) instead of the local store')
+    .option('-c, --config <file>', 'config file with the remote: section (default ./tiffin.yaml when present)')
     .option('--json', 'print JSON')
     .action(
-      action(async (name: string | undefined, o: { label?: string[]; json?: boolean }) => {
+      action(async (name: string | undefined, o: { label?: string[]; remote?: boolean; config?: string; json?: boolean }) => {
+        if (o.remote) return printRemoteList('models', name, { config: o.config, json: o.json, labels: keyValues(o.label, '--label') });
         const list = await models().list({ name, labels: keyValues(o.label, '--label') });
         if (o.json) return printJson(list);
         if (list.length === 0) {
@@ -194,5 +179,6 @@ export function modelsCommand(models: () => Models): Command {
       }),
     );
 
+  addRemoteCommands(cmd, () => modelArchiveStore(models().store));
   return cmd;
 }

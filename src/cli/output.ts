@@ -1,4 +1,5 @@
 // How the CLI talks to people and scripts: aligned tables, JSON, progress bars and error lines.
+import { Command } from 'commander';
 import { TiffinError, messageOf } from '../errors/index.ts';
 
 /** Renders rows as space-aligned columns under an upper-case header, like kubectl and docker. */
@@ -81,4 +82,24 @@ export function keyValues(values: string[] | undefined, what: string): Record<st
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+export interface JsonFlag {
+  json?: boolean;
+}
+
+/** Wraps an action so failures print one clear line (or JSON) and set the exit code. */
+export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const opts = args.find((a): a is JsonFlag => typeof a === 'object' && a !== null && !(a instanceof Command) && !Array.isArray(a));
+    try {
+      await fn(...args);
+    } catch (err) {
+      reportError(err, Boolean(opts?.json));
+    }
+  };
+}
+
+export function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
 }

@@ -1,7 +1,7 @@
 // `tiffin serve <service>`: loads a service module, reads configuration (flags > TIFFIN_* env > tiffin.yaml),
 // serves it, and shuts down gracefully on SIGTERM/SIGINT (exit 0). `--reload` supervises a child instead.
 import { networkInterfaces } from 'node:os';
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { loadConfig, type ConfigOverride, type TiffinConfig } from '../config/index.ts';
@@ -13,12 +13,17 @@ import { serveModels, serveModelsOptions, serverOptions, wantsModelServer, type 
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import { Telemetry } from '../telemetry/index.ts';
-import { loadServiceModule } from './load-service.ts';
+import { pullMissingModels } from '../remote/index.ts';
+import { ModelStore } from '../store/index.ts';
+import { SERVE_DEPENDENCY_ENV, dependencyAt, startSplitDependencies, type SplitChildren } from './split-dependencies.ts';
+import { BUNDLE_FILE, BUNDLE_LAYOUT, checkBundle, findBundle, linkDependencies, type OpenedBundle } from '../bundle/index.ts';
+import { loadServiceModule } from '../service/load-module.ts';
 import { reportError } from './output.ts';
 import { RELOAD_CHILD_ENV, superviseWithReload } from './reload.ts';
 
 interface ServeFlags {
   port?: string;
+  split?: boolean;
   host?: string;
   reload?: boolean;
   config?: string;
@@ -58,10 +63,12 @@ function makeTelemetry(config: TiffinConfig, service: string, version?: string):
 }
 
 /** The server, then telemetry (spans and prediction logs are flushed last). */
-function closing(server: { close(): Promise<void> }, telemetry: Telemetry): { close(): Promise<void> } {
+function closing(server: { close(): Promise<void> }, telemetry: Telemetry, children?: SplitChildren): { close(): Promise<void> } {
   return {
     close: async () => {
       await server.close();
+      // --split dependencies drain after this service, which may call them until it has drained.
+      await children?.stop();
       await telemetry.close();
     },
   };
@@ -132,27 +139,62 @@ function exitOnSignals(server: { close(): Promise<void> }, log: Logger): void {
 }
 
 async function serve(file: string | undefined, flags: ServeFlags): Promise<void> {
+  const bundle = file !== undefined ? await findBundle(file) : undefined;
+  if (bundle) return serveBundle(bundle, flags);
   const config = loadConfig({ file: flags.config, overrides: overridesFrom(flags) });
   const serviceFile = file !== undefined ? resolve(file) : config.service;
   if (serviceFile === undefined) {
     if (config.models.length > 0) return serveStoreModels(config);
-    throw new TiffinError('BAD_REQUEST', 'name the service module to serve: `tiffin serve ./service.ts` (or set `service:` in tiffin.yaml), or serve store models with `tiffin serve --models iris,ocr_det:3` (or `models:` in tiffin.yaml)');
+    throw new TiffinError('BAD_REQUEST', 'name the service module to serve: `tiffin serve ./service.ts` (or set `service:` in tiffin.yaml), or serve store models with `tiffin serve --models iris,ocr_det:3` (or `models:` in tiffin.yaml), or a built bundle with `tiffin serve name:version`');
   }
+  return serveService(config, serviceFile, flags, new ModelStore(), [file ?? serviceFile]);
+}
+
+/**
+ * Serves a built bundle as its image does: its own tiffin.yaml, code and models only (nothing from the developer's
+ * store or source tree), after checking every file against bundle.yaml. TIFFIN_* variables and flags still override
+ * its config, and a platform's PORT sets the port unless TIFFIN_PORT or --port does.
+ */
+async function serveBundle(bundle: OpenedBundle, flags: ServeFlags): Promise<void> {
+  const tag = `${bundle.manifest.name}:${bundle.manifest.version}`;
+  if (flags.config !== undefined) throw new TiffinError('BAD_REQUEST', `--config does not apply to the bundle ${tag}: it serves with the tiffin.yaml built into it; override its keys with TIFFIN_* variables or flags`);
+  if (flags.reload) throw new TiffinError('BAD_REQUEST', `--reload does not apply to the bundle ${tag}: a bundle never changes; serve the project's service module to develop with reloads`);
+  await checkBundle(bundle, { forServing: true });
+  for (const warning of linkDependencies(bundle)) say(`warning: ${warning}`);
+  for (const [key, value] of Object.entries(bundle.manifest.env)) process.env[key] ??= value;
+  const port = flags.port ?? (process.env.TIFFIN_PORT === undefined ? process.env.PORT : undefined);
+  const config = loadConfig({ file: join(bundle.dir, BUNDLE_LAYOUT.config), overrides: overridesFrom({ ...flags, ...(port !== undefined ? { port } : {}) }) });
+  say(`bundle ${tag} (${bundle.dir}), files checked against ${BUNDLE_FILE}`);
+  // Its models are inside it: remote.pullOnStart does not apply (and the bundle folder is never written).
+  await serveService(config, join(bundle.dir, bundle.manifest.service.entry), flags, new ModelStore(join(bundle.dir, BUNDLE_LAYOUT.models)), [bundle.dir], false);
+}
+
+/** `target`: the arguments that name what is served (for --split children, which serve a dependency of it). */
+async function serveService(config: TiffinConfig, serviceFile: string, flags: ServeFlags, store: ModelStore, target: string[], pull = config.remote.pullOnStart): Promise<void> {
   if (flags.reload && !process.env[RELOAD_CHILD_ENV]) {
     const args = process.argv.slice(1).filter((a) => a !== '--reload');
     await superviseWithReload(dirname(serviceFile), args);
     process.exit(0);
   }
-  const svc = await loadServiceModule(serviceFile);
+  const root = await loadServiceModule(serviceFile);
+  const dependencyPath = process.env[SERVE_DEPENDENCY_ENV];
+  const svc = dependencyPath ? dependencyAt(root, dependencyPath) : root;
+  let children: SplitChildren | undefined;
+  if (flags.split && Object.keys(svc.depends).length > 0) {
+    children = await startSplitDependencies(svc, [...target, ...(flags.config ? ['-c', flags.config] : [])], config.dependencies, say);
+    config = { ...config, dependencies: { ...config.dependencies, ...children.endpoints } };
+  }
   const telemetry = makeTelemetry(config, svc.name, svc.version);
   const log = telemetry.logger;
+  // remote.pullOnStart: the configured models and the service's own, fetched from the bucket when missing locally.
+  if (pull) await pullMissingModels(config, store, log, { tags: Object.values(svc.models) });
   if (wantsModelServer(config, svc)) {
     // The service's models join the model repository (runner pools), so the protocol routes serve them too.
-    const served = await serveModels(serveModelsOptions(config, { telemetry, service: svc }));
-    exitOnSignals(closing(served, telemetry), log);
+    const served = await serveModels(serveModelsOptions(config, { telemetry, service: svc, store }));
+    exitOnSignals(closing(served, telemetry, children), log);
     printBanner(svc, served.http, serviceFile, config);
     printModelServing(served, config);
-    await awaitReady(served.http, closing(served, telemetry));
+    await awaitReady(served.http, closing(served, telemetry, children));
     return;
   }
   const server = await startServer(svc, {
@@ -161,9 +203,9 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
     telemetry,
     auth: { tokens: config.auth.tokens, allowedHosts: config.auth.allowedHosts },
   });
-  exitOnSignals(closing(server, telemetry), log);
+  exitOnSignals(closing(server, telemetry, children), log);
   printBanner(svc, server, serviceFile, config);
-  await awaitReady(server, closing(server, telemetry));
+  await awaitReady(server, closing(server, telemetry, children));
 }
 
 /** Waits for startup; on failure reports it, shuts down and exits 1. */
@@ -184,6 +226,7 @@ async function awaitReady(server: RunningServer, closer: { close(): Promise<void
 async function serveStoreModels(config: TiffinConfig): Promise<void> {
   const telemetry = makeTelemetry(config, 'tiffin-models');
   const log = telemetry.logger;
+  if (config.remote.pullOnStart) await pullMissingModels(config, new ModelStore(), log);
   const served = await serveModels(serveModelsOptions(config, { telemetry }));
   exitOnSignals(closing(served, telemetry), log);
   printModelServing(served, config);
@@ -205,6 +248,7 @@ export function serveCommand(): Command {
     .option('--models <tags>', 'serve store models with no code, e.g. iris,ocr_det:3 (name: newest version; name:version: that one)')
     .option('--grpc-port <port>', 'port of the KServe V2 gRPC server (default 8001)')
     .option('--no-grpc', 'do not start the gRPC server')
+    .option('--split', "run each of the service's dependencies (`depends`) in its own process, reached over HTTP on loopback")
     .addHelpText('after', '\nEnvironment: TIFFIN_PORT, TIFFIN_HOST, TIFFIN_MAX_BODY_SIZE, TIFFIN_SHUTDOWN_GRACE_MS, TIFFIN_DEVELOPMENT,\nTIFFIN_DOCS, TIFFIN_CORS_ORIGINS, TIFFIN_CORS_CREDENTIALS, TIFFIN_LOG_LEVEL, TIFFIN_LOG_FORMAT, TIFFIN_MODELS,\nTIFFIN_PROTOCOLS, TIFFIN_GRPC_ENABLED, TIFFIN_GRPC_PORT, TIFFIN_GRPC_HOST, TIFFIN_POLL_INTERVAL, TIFFIN_ACCESS_LOG,\nTIFFIN_METRICS_ENABLED, TIFFIN_METRICS_PATH, TIFFIN_TRACING_ENABLED, TIFFIN_MONITORING_DIR, TIFFIN_MONITORING_SAMPLE_RATE\n(flags win over env, env over tiffin.yaml). Tracing follows OTEL_* (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...).')
     .action(async (file: string | undefined, flags: ServeFlags) => {
       try {

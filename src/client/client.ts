@@ -1,6 +1,9 @@
 // createClient: one method per API of the service type, over fetch, with a timeout per attempt, retries
 // for failures that are safe to retry, streamed APIs as async iterables, and waiting for readiness.
-import type { ApiMap, ApiTypes } from '../service/service.ts';
+import type { ApiMap } from '../service/service.ts';
+import type { CallOptions, Client, ClientBase, WaitOptions } from '../service/calls.ts';
+
+export type { ApiMethod, CallOptions, Client, ClientBase, WaitOptions } from '../service/calls.ts';
 import { ClientError, errorFromResponse } from './client-error.ts';
 import { decodeResponse } from './decode.ts';
 import { encodeInput } from './encode.ts';
@@ -29,41 +32,6 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface CallOptions {
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  retries?: number;
-  idempotent?: boolean;
-  headers?: Record<string, string>;
-  /** Sent as x-request-id (kept across retries); the server generates one when absent. */
-  requestId?: string;
-}
-
-export interface WaitOptions {
-  /** Give up after this long. Default 30 000 ms. */
-  timeoutMs?: number;
-  /** Time between polls. Default 200 ms. */
-  intervalMs?: number;
-  signal?: AbortSignal;
-}
-
-type ApisOf<S> = S extends { readonly '~apis'?: infer A } ? NonNullable<A> : never;
-
-/** One API as a client method: a promise of the output, or an async iterable of items for streamed APIs. */
-export type ApiMethod<T> =
-  T extends ApiTypes<infer In, infer Out, true>
-    ? (input: In, options?: CallOptions) => Out
-    : T extends ApiTypes<infer In, infer Out, boolean>
-      ? (input: In, options?: CallOptions) => Promise<Out>
-      : never;
-
-export interface ClientBase {
-  /** Polls /readyz until the service is ready (models loaded, startup hooks done). */
-  waitUntilReady(options?: WaitOptions): Promise<void>;
-}
-
-/** The typed client of a service type: `Client<typeof svc>`. */
-export type Client<S> = { readonly [K in keyof ApisOf<S>]: ApiMethod<ApisOf<S>[K]> } & ClientBase;
 
 const ACCEPT = 'application/json, application/octet-stream, text/event-stream, text/plain;q=0.9, */*;q=0.8';
 

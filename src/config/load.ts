@@ -10,6 +10,7 @@ import type { ServedModelConfig } from '../repository/types.ts';
 import { TokenSet, resolveAuth, type AuthConfig } from '../auth/index.ts';
 import { DEFAULT_LIMITS, LIMIT_ENV_VARS, resolveLimits, type RequestLimits } from '../limits/index.ts';
 import type { TelemetrySections } from '../telemetry/config.ts';
+import { REMOTE_ENV_VARS, resolveRemote, type RemoteConfig } from '../remote/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
 export const CONFIG_FILE_NAMES = ['tiffin.yaml', 'tiffin.yml'] as const;
@@ -54,7 +55,9 @@ export const ENV_VARS = {
   TIFFIN_TOKENS_FILE: 'auth.tokensFile',
   TIFFIN_PROTECT_METRICS: 'auth.protectMetrics',
   TIFFIN_ALLOWED_HOSTS: 'auth.allowedHosts',
+  TIFFIN_DEPENDENCIES: 'dependencies',
   ...LIMIT_ENV_VARS,
+  ...REMOTE_ENV_VARS,
 } as const;
 
 export interface TiffinConfig {
@@ -94,6 +97,10 @@ export interface TiffinConfig {
   auth: AuthConfig;
   /** What one request may hold beyond its body size, every key filled in. */
   limits: RequestLimits;
+  /** The shared store (bucket undefined: none configured) and whether serve pulls missing models first. */
+  remote: RemoteConfig;
+  /** Dependency key -> where it answers; keys not listed run in this process. */
+  dependencies: Record<string, { url: string; token?: string }>;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -120,6 +127,8 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   telemetry: {},
   auth: { tokens: new TokenSet([]), allowedHosts: [] },
   limits: DEFAULT_LIMITS,
+  remote: resolveRemote({}, {}),
+  dependencies: {},
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -229,7 +238,7 @@ function findConfigFile(options: LoadConfigOptions): string | undefined {
   return CONFIG_FILE_NAMES.map((n) => resolve(cwd, n)).find((f) => existsSync(f));
 }
 
-function readConfigFile(file: string, shown: string): ConfigFile {
+export function readConfigFile(file: string, shown: string): ConfigFile {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
@@ -341,5 +350,7 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
     },
     auth: resolveAuth(merged.auth),
     limits: resolveLimits(merged.limits),
+    remote: resolveRemote(merged.remote, options.env ?? process.env),
+    dependencies: merged.dependencies ?? {},
   };
 }

@@ -2,8 +2,11 @@
 // Later sections (models:, runners:, batching:) are added to `configFileSchema` beside `server` and `logging`.
 import { z } from 'zod';
 import { authSectionSchema } from '../auth/index.ts';
+import { bundleSectionSchema } from './bundle-section.ts';
+import { dependenciesSectionSchema } from './dependencies-section.ts';
 import { limitsSectionSchema } from '../limits/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
+import { remoteSectionSchema } from '../remote/config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
 import { booleanText, numeric, parseDuration, parseSize } from '../units/index.ts';
 
@@ -118,6 +121,12 @@ export const configFileSchema = z.strictObject({
   limits: limitsSectionSchema.optional(),
   /** Tokens and their scopes, protected /metrics, allowed Host names (src/auth/config.ts). */
   auth: authSectionSchema.optional(),
+  /** What `tiffin build` packs beside the service and its models: name, labels, files, env, container (src/config/bundle-section.ts). */
+  bundle: bundleSectionSchema.optional(),
+  /** The shared store on an S3-compatible bucket, and pull on start (src/remote/config.ts). */
+  remote: remoteSectionSchema.optional(),
+  /** Where the services this one depends on answer, when not in this process (src/config/dependencies-section.ts). */
+  dependencies: dependenciesSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

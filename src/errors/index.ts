@@ -18,6 +18,26 @@ export const ERROR_CODES = {
   STORE_NO_SPACE: 507,
   /** The store's folder refuses writes (EROFS, EACCES, EPERM): mounted read-only, or owned by someone else. */
   STORE_READ_ONLY: 500,
+  // bundles and shipping (src/bundle, src/container, src/remote)
+  BUNDLE_NOT_FOUND: 404,
+  BUNDLE_EXISTS: 409,
+  /** The service cannot be bundled: esbuild failed, a dependency is missing, tiffin.yaml's bundle keys are wrong. */
+  BUILD_FAILED: 422,
+  /** No container tool (docker, podman, buildah, nerdctl) was found, or the one named is not installed. */
+  CONTAINER_BACKEND_MISSING: 424,
+  /** A push or pull was asked for with no bucket configured (TIFFIN_S3_BUCKET or `remote.s3.bucket`). */
+  REMOTE_NOT_CONFIGURED: 400,
+  /** The bucket has no such model or bundle version. */
+  REMOTE_NOT_FOUND: 404,
+  /** The S3 server could not be reached or refused the call; the message carries its answer. */
+  REMOTE_FAILED: 502,
+  // services that call services (src/server/dependencies.ts)
+  /** A dependency answered with an error, or broke the call; the message names it and carries its answer. */
+  DEPENDENCY_FAILED: 502,
+  /** A dependency could not be reached, is not ready, or is overloaded; retry later. */
+  DEPENDENCY_UNAVAILABLE: 503,
+  /** A push of a version the bucket already holds (its version.json exists); pass force to replace it. */
+  REMOTE_EXISTS: 409,
   // runtimes
   FRAMEWORK_UNKNOWN: 400,
   MODEL_INVALID: 422,

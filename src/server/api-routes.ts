@@ -85,6 +85,7 @@ class ApiContext implements RequestContext<ModelTags> {
   responseHeaders: Record<string, string> | undefined;
   readonly models: ModelHandles<ModelTags>;
   private logger: Logger | undefined;
+  private clients: RequestContext<ModelTags>['services'] | undefined;
 
   constructor(
     private readonly app: AppContext,
@@ -112,6 +113,11 @@ class ApiContext implements RequestContext<ModelTags> {
 
   get fetch(): typeof fetch {
     return this.telemetry.fetch;
+  }
+
+  get services(): RequestContext<ModelTags>['services'] {
+    this.clients ??= this.app.dependencies.clients({ fetch: this.fetch, requestId: this.requestId, signal: this.signal });
+    return this.clients;
   }
 
   get traceId(): string | undefined {

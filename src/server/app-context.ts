@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ModelTags } from '../service/context.ts';
 import type { Telemetry } from '../telemetry/index.ts';
 import type { ApiMap, Service } from '../service/service.ts';
+import type { Dependencies } from './dependencies.ts';
 import type { ServiceLifecycle } from './lifecycle.ts';
 import type { ResolvedServerOptions } from './options.ts';
 
@@ -10,6 +11,8 @@ export interface AppContext {
   svc: Service<ModelTags, ApiMap>;
   options: ResolvedServerOptions;
   lifecycle: ServiceLifecycle;
+  /** The services this one calls (`ctx.services`). */
+  dependencies: Dependencies;
   log: Logger;
   /** Metrics, access log, tracing and prediction logs of this server. */
   telemetry: Telemetry;

@@ -3,7 +3,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { TiffinError, messageOf } from '../errors/index.ts';
-import type { ModelHandles, ModelTags } from '../service/context.ts';
+import type { LifecycleContext, ModelHandles, ModelTags } from '../service/context.ts';
+import type { Dependencies } from './dependencies.ts';
 import type { ModelProvider, OpenedModels } from '../service/model-provider.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 
@@ -64,6 +65,7 @@ export class ServiceLifecycle {
     private readonly svc: Service<ModelTags, ApiMap>,
     private readonly provider: ModelProvider,
     private readonly log: Logger,
+    private readonly dependencies: Dependencies,
   ) {}
 
   /** The models by the service's keys; only valid once ready. */
@@ -77,7 +79,7 @@ export class ServiceLifecycle {
       case 'ready':
         // Probes also ask whether every model can serve; API calls find out from their model, and stay cheap.
         if (probe && this.opened?.ready && !this.opened.ready()) return new TiffinError('NOT_READY', 'a model this server is meant to serve has no ready version (see /v2/repository/index)', { retryAfter: 1 });
-        return undefined;
+        return probe ? this.dependencies.notReady() : undefined;
       case 'loading-models':
         return new TiffinError('NOT_READY', `loading models (${Object.values(this.svc.models).join(', ')})`, { retryAfter: 1 });
       case 'starting':
@@ -99,9 +101,11 @@ export class ServiceLifecycle {
     const t0 = performance.now();
     try {
       this.opened = await this.provider.open(this.svc.models);
+      // Dependencies started by this process are ready before this service's startup hooks, which may call them.
+      await this.dependencies.start();
       if (this.isClosing()) return;
       this.phase = 'starting';
-      const ctx = { service: this.svc.name, models: this.models, log: this.log };
+      const ctx = this.hookContext();
       for (const hook of this.svc.startupHooks) await hook(ctx);
       if (this.isClosing()) return;
       this.phase = 'ready';
@@ -180,7 +184,7 @@ export class ServiceLifecycle {
       clearTimeout(timer);
     }
     if (this.opened) {
-      const ctx = { service: this.svc.name, models: this.models, log: this.log };
+      const ctx = this.hookContext();
       for (const hook of this.svc.shutdownHooks) {
         try {
           await hook(ctx);
@@ -194,6 +198,12 @@ export class ServiceLifecycle {
         this.log.error({ err }, `releasing the models failed: ${messageOf(err)}`);
       }
     }
+    // Dependencies this process started go after this service, which may have called them until now.
+    await this.dependencies.close();
     this.phase = 'closed';
+  }
+
+  private hookContext(): LifecycleContext<ModelTags> {
+    return { service: this.svc.name, models: this.models, services: this.dependencies.clients({ fetch: globalThis.fetch }), log: this.log };
   }
 }

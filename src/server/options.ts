@@ -60,6 +60,9 @@ export interface ServerOptions {
   telemetry?: Telemetry;
   /** Where models run. Default: a RunnerPool per model (worker threads, batching) over the local store ($TIFFIN_HOME). */
   provider?: ModelProvider;
+  /** Dependencies that answer elsewhere: key -> URL (and token). The rest run in this process on loopback ports.
+   * A nested dependency is keyed by its path, e.g. `ocr.det`. */
+  dependencies?: Record<string, { url: string; token?: string }>;
   /**
    * More routes beside the service's (for example the standard inference protocols), each registered in
    * its own encapsulated fastify scope after the API routes, so its parsers and error handler stay its own.
@@ -109,6 +112,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     provider: options.provider,
     telemetry: options.telemetry,
     plugins: options.plugins ?? [],
+    dependencies: options.dependencies ?? {},
     auth: options.auth ?? { tokens: new TokenSet([]) },
   };
 }

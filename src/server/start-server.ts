@@ -9,6 +9,7 @@ import type { ModelProvider } from '../service/model-provider.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { AppContext } from './app-context.ts';
 import { buildApp } from './app.ts';
+import { Dependencies, type DependencyEndpoint } from './dependencies.ts';
 import { ServiceLifecycle } from './lifecycle.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
@@ -37,6 +38,46 @@ function urlHost(host: string): string {
 }
 
 /**
+ * Where each dependency of `svc` answers: the URL configured for it (a remote, a --split child), or else a server
+ * for it started here on a loopback port, with its own runners, batching and lifecycle (and, recursively, its own
+ * dependencies: `dependencies` keys such as `ocr.det` reach those).
+ */
+async function dependencyEndpoints(
+  svc: Service<ModelTags, ApiMap>,
+  options: ServerOptions,
+  log: Logger,
+  defaultProvider: (telemetry: Telemetry) => ModelProvider,
+): Promise<Record<string, DependencyEndpoint>> {
+  const endpoints: Record<string, DependencyEndpoint> = {};
+  const configured = options.dependencies ?? {};
+  try {
+    for (const [key, dep] of Object.entries(svc.depends)) {
+      const remote = configured[key];
+      if (remote) {
+        endpoints[key] = { url: remote.url, ...(remote.token ? { token: remote.token } : {}) };
+        continue;
+      }
+      const nested = Object.fromEntries(Object.entries(configured).filter(([k]) => k.startsWith(`${key}.`)).map(([k, v]) => [k.slice(key.length + 1), v]));
+      const child = await serveService(dep as Service<ModelTags, ApiMap>, {
+        port: 0,
+        host: '127.0.0.1',
+        docs: false,
+        logger: log.child({ dependency: key }),
+        ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
+        ...(options.apiTimeoutMs !== undefined ? { apiTimeoutMs: options.apiTimeoutMs } : {}),
+        ...(options.limits ? { limits: options.limits } : {}),
+        dependencies: nested,
+      }, defaultProvider);
+      endpoints[key] = { url: child.url, ready: child.ready, close: child.close };
+    }
+  } catch (err) {
+    await Promise.all(Object.values(endpoints).map((e) => e.close?.()));
+    throw err;
+  }
+  return endpoints;
+}
+
+/**
  * Serves `svc`. Its models come from `options.provider`, or else from `defaultProvider`, which the serving layer
  * supplies (this layer does not know how models are loaded); it receives the server's telemetry.
  */
@@ -56,13 +97,15 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
     });
   const log: Logger = resolved.logger ?? telemetry.logger;
   const general: Service<ModelTags, ApiMap> = svc;
-  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? defaultProvider(telemetry), log);
-  const app: AppContext = { svc: general, options: resolved, lifecycle, log, telemetry, startedAt: Date.now() };
+  const dependencies = new Dependencies(general.depends, await dependencyEndpoints(general, options, log, defaultProvider), log);
+  const lifecycle = new ServiceLifecycle(general, resolved.provider ?? defaultProvider(telemetry), log, dependencies);
+  const app: AppContext = { svc: general, options: resolved, lifecycle, dependencies, log, telemetry, startedAt: Date.now() };
   const fastify = await buildApp(app);
   try {
     await fastify.listen({ port: resolved.port, host: resolved.host });
   } catch (err) {
     await fastify.close().catch(() => {});
+    await dependencies.close();
     const code = (err as { code?: unknown }).code;
     const hint = code === 'EADDRINUSE' ? 'the port is taken; pick another (--port, TIFFIN_PORT or server.port)' : messageOf(err);
     throw new TiffinError('CONFIG_INVALID', `could not listen on ${resolved.host}:${resolved.port}: ${hint}`, { cause: err });

@@ -3,20 +3,26 @@
 import type { Logger } from 'pino';
 import type { ModelHandle } from '../runtime/types.ts';
 import type { PredictionRecord, UserMetrics } from '../telemetry/index.ts';
+import type { AnyService, ServiceClients } from './calls.ts';
 
 /** Model key -> store tag, as declared in `service(name, { models })`. */
 export type ModelTags = Record<string, string>;
 
+/** Dependency key -> the service it calls, as declared in `service(name, { depends })`. */
+export type DependencyMap = Record<string, AnyService>;
+
 /** The loaded models, under the keys the service declared. */
 export type ModelHandles<M extends ModelTags> = { readonly [K in keyof M]: ModelHandle };
 
-export interface LifecycleContext<M extends ModelTags> {
+export interface LifecycleContext<M extends ModelTags, D extends DependencyMap = {}> {
   readonly service: string;
   readonly models: ModelHandles<M>;
+  /** The services this one depends on, ready before startup hooks run (in-process and --split ones). */
+  readonly services: ServiceClients<D>;
   readonly log: Logger;
 }
 
-export interface RequestContext<M extends ModelTags> {
+export interface RequestContext<M extends ModelTags, D extends DependencyMap = {}> {
   /** The request's id: the caller's `x-request-id` when given, else generated. Sent back on the response. */
   readonly requestId: string;
   /** The API being called. */
@@ -24,6 +30,10 @@ export interface RequestContext<M extends ModelTags> {
   /** Request headers, lower-cased names; repeated headers joined with ", ". */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly models: ModelHandles<M>;
+  /** The services this one depends on, by the keys it declared: `await ctx.services.ocr.recognize(input)`. Each
+   * call carries this request's id and trace context; a dependency that fails answers DEPENDENCY_FAILED (502) or
+   * DEPENDENCY_UNAVAILABLE (503), naming it. */
+  readonly services: ServiceClients<D>;
   /** Fires when the client goes away, or when shutdown runs out of grace: stop work and return. */
   readonly signal: AbortSignal;
   /** A logger bound to this request's id. */

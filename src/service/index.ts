@@ -5,7 +5,9 @@ export type {
   ApiConfig, ApiDefinition, ApiMap, ApiTypes, ApiTypesOf, Empty, Handler, InputSpec, InputValue, InputWire,
   LifecycleHook, OutputReturn, OutputSpec, OutputWire, ServiceOptions,
 } from './service.ts';
-export type { LifecycleContext, ModelHandles, ModelTags, RequestContext } from './context.ts';
+export type { DependencyMap, LifecycleContext, ModelHandles, ModelTags, RequestContext } from './context.ts';
+export type { AnyService, ServiceClients } from './calls.ts';
+export { mapConcurrent, parallel, sequence } from './compose.ts';
 export { io } from './io.ts';
 export { JsonIO, jsonSchemaOf } from './io-json.ts';
 export { TextIO } from './io-text.ts';

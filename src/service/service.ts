@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
 import { parseTag } from '../store/tag.ts';
-import type { LifecycleContext, ModelTags, RequestContext } from './context.ts';
+import type { DependencyMap, LifecycleContext, ModelTags, RequestContext } from './context.ts';
 import { JsonIO } from './io-json.ts';
 import type { InputIO, OutputIO } from './io-types.ts';
 
@@ -21,12 +21,12 @@ export type OutputReturn<O> = O extends z.ZodType ? z.input<O> : O extends Outpu
 /** What a client receives for an output. */
 export type OutputWire<O> = O extends z.ZodType ? z.output<O> : O extends OutputIO<unknown, infer W> ? W : never;
 
-export type Handler<M extends ModelTags, I, O> = (
+export type Handler<M extends ModelTags, I, O, D extends DependencyMap = Empty> = (
   input: InputValue<I>,
-  ctx: RequestContext<M>,
+  ctx: RequestContext<M, D>,
 ) => OutputReturn<O> | Promise<OutputReturn<O>>;
 
-export interface ApiConfig<M extends ModelTags, I extends InputSpec, O extends OutputSpec> {
+export interface ApiConfig<M extends ModelTags, I extends InputSpec, O extends OutputSpec, D extends DependencyMap = Empty> {
   input: I;
   output: O;
   /** One line for the docs (OpenAPI summary). */
@@ -43,7 +43,7 @@ export interface ApiConfig<M extends ModelTags, I extends InputSpec, O extends O
   timeoutMs?: number;
   /** Requests of this API in progress at most; more are answered 429 with Retry-After. Default: no limit. */
   maxConcurrency?: number;
-  handler: Handler<M, I, O>;
+  handler: Handler<M, I, O, D>;
 }
 
 /** What the typed client knows of one API, as types only. */
@@ -73,11 +73,14 @@ export interface ApiDefinition {
   readonly handler: (input: unknown, ctx: RequestContext<ModelTags>) => unknown;
 }
 
-export type LifecycleHook<M extends ModelTags> = (ctx: LifecycleContext<M>) => unknown;
+export type LifecycleHook<M extends ModelTags, D extends DependencyMap = Empty> = (ctx: LifecycleContext<M, D>) => unknown;
 
-export interface ServiceOptions<M extends ModelTags> {
+export interface ServiceOptions<M extends ModelTags, D extends DependencyMap = Empty> {
   /** Models to load before the service is ready: key (used as `ctx.models.<key>`) -> store tag. */
   models?: M;
+  /** Services this one calls, as `ctx.services.<key>.<api>(input)` with their own types. `tiffin serve` runs them
+   * in the same process, each in its own process with --split, or reaches them at `dependencies.<key>.url`. */
+  depends?: D;
   description?: string;
   /** Shown in the docs; default 0.0.0. */
   version?: string;
@@ -93,11 +96,12 @@ const ROUTE_PATTERN = /^(\/[\w.~-]+)+$/;
 
 const SERVICE_BRAND: unique symbol = Symbol.for('tiffin.service');
 
-interface ServiceState<M extends ModelTags> {
+interface ServiceState<M extends ModelTags, D extends DependencyMap> {
   name: string;
   description: string | undefined;
   version: string;
   models: M;
+  depends: D;
   apis: readonly ApiDefinition[];
   startupHooks: readonly LifecycleHook<ModelTags>[];
   shutdownHooks: readonly LifecycleHook<ModelTags>[];
@@ -107,12 +111,14 @@ function invalid(message: string): TiffinError {
   return new TiffinError('SERVICE_INVALID', message);
 }
 
-export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
+export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D extends DependencyMap = Empty> {
   readonly [SERVICE_BRAND] = true;
   readonly name: string;
   readonly description: string | undefined;
   readonly version: string;
   readonly models: Readonly<M>;
+  /** The services this one calls, by key. */
+  readonly depends: Readonly<D>;
   /** APIs in the order they were declared. */
   readonly apis: readonly ApiDefinition[];
   /** Hooks as the server calls them (with the models the service declared, so typed by M in spirit). */
@@ -122,19 +128,20 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
   declare readonly '~apis'?: A;
 
   /** Use `service(name, options)`. */
-  constructor(state: ServiceState<M>) {
+  constructor(state: ServiceState<M, D>) {
     this.name = state.name;
     this.description = state.description;
     this.version = state.version;
     this.models = state.models;
+    this.depends = state.depends;
     this.apis = state.apis;
     this.startupHooks = state.startupHooks;
     this.shutdownHooks = state.shutdownHooks;
   }
 
-  private state(): ServiceState<M> {
+  private state(): ServiceState<M, D> {
     return {
-      name: this.name, description: this.description, version: this.version, models: this.models,
+      name: this.name, description: this.description, version: this.version, models: this.models, depends: this.depends,
       apis: this.apis, startupHooks: this.startupHooks, shutdownHooks: this.shutdownHooks,
     };
   }
@@ -142,8 +149,8 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
   /** Adds an API: a POST route whose body is read by `input`, answered by `handler`, and written by `output`. */
   api<const N extends string, I extends InputSpec, O extends OutputSpec>(
     name: N,
-    config: ApiConfig<M, I, O>,
-  ): Service<M, { [K in keyof A | N]: K extends N ? ApiTypesOf<I, O> : K extends keyof A ? A[K] : never }> {
+    config: ApiConfig<M, I, O, D>,
+  ): Service<M, { [K in keyof A | N]: K extends N ? ApiTypesOf<I, O> : K extends keyof A ? A[K] : never }, D> {
     if (!NAME_PATTERN.test(name)) throw invalid(`API name "${name}" must start with a letter or _ and hold only letters, digits, _ and - (at most 63)`);
     if ((RESERVED_API_NAMES as readonly string[]).includes(name)) throw invalid(`API name "${name}" is reserved; reserved: ${RESERVED_API_NAMES.join(', ')}`);
     if (this.apis.some((a) => a.name === name)) throw invalid(`service "${this.name}" already has an API named "${name}"`);
@@ -173,18 +180,18 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
       timeoutMs: config.timeoutMs,
       maxConcurrency: config.maxConcurrency,
       // The input was parsed by `input` and the context built for M: the types line up by construction.
-      handler: (value, ctx) => handler(value as InputValue<I>, ctx as RequestContext<M>),
+      handler: (value, ctx) => handler(value as InputValue<I>, ctx as unknown as RequestContext<M, D>),
     };
     return new Service({ ...this.state(), apis: [...this.apis, definition] });
   }
 
   /** Runs after the models load and before the service reports ready (warm-up, caches). In order of registration. */
-  onStartup(hook: LifecycleHook<M>): Service<M, A> {
+  onStartup(hook: LifecycleHook<M, D>): Service<M, A, D> {
     return new Service({ ...this.state(), startupHooks: [...this.startupHooks, eraseModels(hook)] });
   }
 
   /** Runs once in-flight requests have finished at shutdown, before the models are released. */
-  onShutdown(hook: LifecycleHook<M>): Service<M, A> {
+  onShutdown(hook: LifecycleHook<M, D>): Service<M, A, D> {
     return new Service({ ...this.state(), shutdownHooks: [...this.shutdownHooks, eraseModels(hook)] });
   }
 
@@ -195,8 +202,8 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty> {
 }
 
 /** The server opens exactly the models the service declared, so the context it builds is a context for M. */
-function eraseModels<M extends ModelTags>(hook: LifecycleHook<M>): LifecycleHook<ModelTags> {
-  return (ctx) => hook(ctx as LifecycleContext<M>);
+function eraseModels<M extends ModelTags, D extends DependencyMap>(hook: LifecycleHook<M, D>): LifecycleHook<ModelTags> {
+  return (ctx) => hook(ctx as unknown as LifecycleContext<M, D>);
 }
 
 function toInput(spec: InputSpec, api: string): InputIO {
@@ -212,7 +219,7 @@ function toOutput(spec: OutputSpec, api: string): OutputIO {
 }
 
 /** Starts a service named `name` that uses the given store models. */
-export function service<const M extends ModelTags = Empty>(name: string, options: ServiceOptions<M> = {}): Service<M> {
+export function service<const M extends ModelTags = Empty, const D extends DependencyMap = Empty>(name: string, options: ServiceOptions<M, D> = {}): Service<M, Empty, D> {
   if (!NAME_PATTERN.test(name)) throw invalid(`service name "${name}" must start with a letter or _ and hold only letters, digits, _ and - (at most 63)`);
   const models = (options.models ?? {}) as M;
   for (const [key, tag] of Object.entries(models)) {
@@ -223,11 +230,17 @@ export function service<const M extends ModelTags = Empty>(name: string, options
       throw invalid(`model "${key}": ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  return new Service<M>({
+  const depends = (options.depends ?? {}) as D;
+  for (const [key, dep] of Object.entries(depends)) {
+    if (!NAME_PATTERN.test(key)) throw invalid(`dependency key "${key}" must start with a letter or _ and hold only letters, digits, _ and -`);
+    if (!isService(dep)) throw invalid(`dependency "${key}" must be a service (the value service(...) returns), got ${typeof dep}`);
+  }
+  return new Service<M, Empty, D>({
     name,
     description: options.description,
     version: options.version ?? '0.0.0',
     models,
+    depends,
     apis: [],
     startupHooks: [],
     shutdownHooks: [],

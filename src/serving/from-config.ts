@@ -4,6 +4,7 @@ import type { TiffinConfig } from '../config/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import type { Telemetry } from '../telemetry/index.ts';
+import type { ModelStore } from '../store/index.ts';
 import type { ServerOptions } from '../server/index.ts';
 import type { ServeModelsOptions } from './serve-models.ts';
 
@@ -27,12 +28,13 @@ export function serverOptions(config: TiffinConfig): ServerOptions {
     cors: s.cors,
   };
   if (s.tls) options.tls = s.tls;
+  if (Object.keys(config.dependencies).length > 0) options.dependencies = config.dependencies;
   return options;
 }
 
 export function serveModelsOptions(
   config: TiffinConfig,
-  extra: { logger?: Logger; service?: Service<ModelTags, ApiMap>; telemetry?: Telemetry } = {},
+  extra: { logger?: Logger; service?: Service<ModelTags, ApiMap>; telemetry?: Telemetry; store?: ModelStore } = {},
 ): ServeModelsOptions {
   const { protocols, repository } = config;
   const options: ServeModelsOptions = {
@@ -51,6 +53,7 @@ export function serveModelsOptions(
   };
   if (extra.service) options.service = extra.service;
   if (extra.telemetry) options.telemetry = extra.telemetry;
+  if (extra.store) options.store = extra.store;
   return options;
 }
 

@@ -119,6 +119,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
   const limits = resolveLimits(httpOptions.limits);
   const http = await startServer(svc, {
     ...httpOptions,
+    storeRoot: store.root,
     logger,
     telemetry,
     provider: new RepositoryModelProvider(repository),

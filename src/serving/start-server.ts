@@ -7,6 +7,8 @@ import type { ApiMap, Service } from '../service/service.ts';
 import { RunnerModelProvider } from './runner-model-provider.ts';
 
 /** Listens first (so /livez and /readyz answer during start-up), then loads the models and runs the start-up hooks; `ready` settles when that is done. */
-export function startServer<M extends ModelTags, A extends ApiMap>(svc: Service<M, A>, options: ServerOptions = {}): Promise<RunningServer> {
-  return serveService(svc, options, (telemetry) => new RunnerModelProvider({}, telemetry));
+export function startServer<M extends ModelTags, A extends ApiMap>(svc: Service<M, A>, options: ServerOptions & { storeRoot?: string } = {}): Promise<RunningServer> {
+  // storeRoot: where the runners load models from, for the service's dependencies too (default the local store).
+  const { storeRoot, ...serverOptions } = options;
+  return serveService(svc, serverOptions, (telemetry) => new RunnerModelProvider(storeRoot ? { storeRoot } : {}, telemetry));
 }

@@ -3,7 +3,7 @@
 // Knows nothing about: runtimes, servers (callers run a runtime's prepare() first, then hand the store the result).
 export { MODEL_KIND, ModelStore, defaultStoreRoot } from './local-store.ts';
 export type { ModelStoreOptions, StoredModel, WriteModelInput } from './local-store.ts';
-export { VersionedStore } from './versioned-store.ts';
+export { VersionedStore, checkListedFiles } from './versioned-store.ts';
 export type { DeleteOptions, ImportOptions, ListOptions, StoredVersion, VerifyReport, VersionedStoreOptions } from './versioned-store.ts';
 export type { StoreKind, VersionManifest } from './store-kind.ts';
 export { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, parseManifest, readManifest, stringifyManifest, validateManifest } from './manifest.ts';
@@ -13,5 +13,7 @@ export type { TagParts } from './tag.ts';
 export { newVersionId, versionIdTime } from './version-id.ts';
 export { ARCHIVE_EXTENSION, DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ENTRIES, formatBytes } from './archive.ts';
 export { STAGING_DIR, makeStagingDir, removeQuietly } from './staging.ts';
+export { relativePathProblem } from './relative-path.ts';
 export { digestFile } from './digest.ts';
+export { listTree } from './file-tree.ts';
 export type { Digest } from './digest.ts';

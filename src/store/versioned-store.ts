@@ -54,6 +54,8 @@ export interface ImportOptions {
   maxImportBytes?: number;
   /** Overrides the store's maxImportEntries for this import. */
   maxImportEntries?: number;
+  /** Refuse (INTEGRITY_MISMATCH) an archive that holds another version than this one, before anything is written. */
+  expect?: { name: string; version: string };
 }
 
 /** Newest first: createdAt descending, then version descending. */
@@ -231,6 +233,12 @@ export class VersionedStore<M extends VersionManifest> {
         maxImportEntries: options.maxImportEntries ?? this.maxImportEntries,
         // Refuse an existing tag, or a version the disk cannot hold, as soon as the manifest is read.
         onManifest: async (m) => {
+          const { expect } = options;
+          if (expect && (m.name !== expect.name || m.version !== expect.version)) {
+            throw new TiffinError('INTEGRITY_MISMATCH', `Refusing ${archiveFile}: it holds ${m.name}:${m.version}, not the expected ${expect.name}:${expect.version}.`, {
+              details: { expected: `${expect.name}:${expect.version}`, found: `${m.name}:${m.version}` },
+            });
+          }
           if (!options.force) await this.assertAbsent(retag(m).name, retag(m).version);
           await this.assertFreeSpace(staged, m.size, `import ${formatTag(retag(m).name, retag(m).version)} from ${archiveFile}`);
         },
@@ -436,6 +444,22 @@ export class VersionedStore<M extends VersionManifest> {
     const file = join(dir, this.kind.manifestFile);
     return this.kind.parse(await readFile(file, 'utf8'), file);
   }
+}
+
+/**
+ * Checks the listed files only (a folder may hold others, such as a bundle's node_modules): each must be a regular
+ * file of the listed size and sha256. Returns the problems found, empty when all match.
+ */
+export async function checkListedFiles(dir: string, files: readonly FileEntry[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const f of files) {
+    const path = join(dir, ...f.path.split('/'));
+    const stat = await lstat(path).catch(() => undefined);
+    if (!stat) problems.push(`${f.path} is missing`);
+    else if (!stat.isFile()) problems.push(`${f.path} is not a regular file`);
+    else problems.push(...(await checkFile(path, f)));
+  }
+  return problems;
 }
 
 /** A wrong size is reported without hashing; otherwise the sha256 is recomputed. */

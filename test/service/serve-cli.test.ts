@@ -3,65 +3,20 @@
 // tiffin.yaml and TIFFIN_* with clear errors, restarts on file changes with --reload, and runs with V8's
 // allocation-site pretenuring off and, on two cores or fewer, its parallel scavenge off.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { usableCores } from '../../src/runner/cores.ts';
+import { startTiffin, type Running } from '../../src/testing/cli-process.ts';
 import { FIXTURES, postJson, storeWithAdder } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/tiffin.js');
 const CLI_SERVICE = join(FIXTURES, 'cli-service.ts');
 
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  /** How much stdout there is so far (a starting point for waitFor). */
-  mark: () => number;
-  /** Resolves with the match once stdout has a line matching `pattern` (after `from` characters). */
-  waitFor: (pattern: RegExp, from?: number) => Promise<RegExpMatchArray>;
-  exit: Promise<number | null>;
-}
-
 function tiffin(t: TestContext, args: string[], options: { cwd: string; env?: Record<string, string>; nodeArgs?: string[] }): Running {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  const listeners = new Set<() => void>();
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    for (const l of listeners) l();
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const waitFor = (pattern: RegExp, from = 0) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; stdout:\n${out}\nstderr:\n${err}`)), 30_000);
-      const check = () => {
-        const m = out.slice(from).match(pattern);
-        if (m) {
-          clearTimeout(timer);
-          listeners.delete(check);
-          resolve(m);
-        }
-      };
-      listeners.add(check);
-      void exit.then(() => {
-        if (listeners.has(check)) {
-          clearTimeout(timer);
-          reject(new Error(`exited before ${pattern}; stdout:\n${out}\nstderr:\n${err}`));
-        }
-      });
-      check();
-    });
-  return { child, output: () => `${out}\n--- stderr ---\n${err}`, mark: () => out.length, waitFor, exit };
+  return startTiffin(t, args, options);
 }
 
 async function tempDir(t: TestContext): Promise<string> {

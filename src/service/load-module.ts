@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TiffinError, messageOf } from '../errors/index.ts';
-import type { ModelTags } from '../service/context.ts';
-import { isService, type ApiMap, type Service } from '../service/service.ts';
+import type { ModelTags } from './context.ts';
+import { isService, type ApiMap, type Service } from './service.ts';
 
 type Exports = Record<string, unknown>;
 
