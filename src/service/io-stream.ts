@@ -1,5 +1,5 @@
 // Streamed outputs: the handler is an async generator, each item goes out as one server-sent event
-// (`data: <json>\n\n`). Items are checked against the item schema as they pass.
+// (`id: <n>\ndata: <json>\n\n`, n counting from 0). Items are checked against the item schema as they pass.
 import type { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
 import type { MediaTypeMap, OutputIO, ResponseBody } from './io-types.ts';
@@ -9,9 +9,9 @@ import { issuesFromZod } from './validation.ts';
 export const EVENT_STREAM_MEDIA_TYPE = 'text/event-stream';
 
 /** One SSE frame. Multi-line data becomes several `data:` lines, as the SSE format requires. */
-export function sseFrame(data: string, event?: string): string {
+export function sseFrame(data: string, event?: string, id?: string | number): string {
   const lines = data.split(/\r\n|\r|\n/).map((l) => `data: ${l}\n`).join('');
-  return `${event ? `event: ${event}\n` : ''}${lines}\n`;
+  return `${event ? `event: ${event}\n` : ''}${id !== undefined ? `id: ${id}\n` : ''}${lines}\n`;
 }
 
 /** What a streaming handler may produce: an async generator, or any (async) iterable. */
@@ -40,8 +40,9 @@ export class StreamIO<S extends z.ZodType> implements OutputIO<StreamSource<z.in
           details: { issues: issuesFromZod(result.error, [index]) },
         });
       }
+      // The item's index as the event id: a client that reconnects knows how far it got (Last-Event-ID).
+      yield sseFrame(JSON.stringify(result.data) ?? 'null', undefined, index);
       index += 1;
-      yield sseFrame(JSON.stringify(result.data) ?? 'null');
     }
   }
 
@@ -50,7 +51,7 @@ export class StreamIO<S extends z.ZodType> implements OutputIO<StreamSource<z.in
       [EVENT_STREAM_MEDIA_TYPE]: {
         schema: {
           type: 'string',
-          description: 'server-sent events: one `data: <json>` event per item (its schema is x-item-schema); an `event: error` frame carries { code, message, requestId } if the stream fails midway',
+          description: 'server-sent events: one `data: <json>` event per item, its `id:` the item index from 0 (its schema is x-item-schema); an `event: error` frame carries { code, message, requestId } if the stream fails midway',
         },
         // OpenAPI 3.2 names this `itemSchema`; 3.1 has no keyword for it, hence an extension.
         'x-item-schema': jsonSchemaOf(this.item, 'output'),

@@ -126,6 +126,22 @@ test('gRPC: the same scopes through the authorization metadata', async (t) => {
   assert.equal((await unary(client, 'ModelMetadata', { name: 'lin' }, INFERENCE)).code, grpc.status.OK);
   assert.equal((await unary(client, 'ServerReady', {})).code, grpc.status.OK, 'probes stay open');
   assert.equal((await unary(client, 'RepositoryIndex', {}, MANAGEMENT)).code, grpc.status.OK);
+
+  // The streaming RPC checks the token once, when the stream opens.
+  const streamed = (token?: string) =>
+    new Promise<{ code: number; answers: number }>((resolve) => {
+      const metadata = new grpc.Metadata();
+      if (token) metadata.set('authorization', `Bearer ${token}`);
+      const stream = (client as unknown as { ModelStreamInfer: (m: grpc.Metadata) => grpc.ClientDuplexStream<unknown, unknown> }).ModelStreamInfer(metadata);
+      let answers = 0;
+      stream.on('data', () => answers++);
+      stream.on('error', (err: grpc.ServiceError) => resolve({ code: err.code, answers }));
+      stream.on('end', () => resolve({ code: grpc.status.OK, answers }));
+      stream.write({ model_name: 'lin', inputs: [] });
+      stream.end();
+    });
+  assert.deepEqual(await streamed(), { code: grpc.status.UNAUTHENTICATED, answers: 0 });
+  assert.deepEqual(await streamed(INFERENCE), { code: grpc.status.OK, answers: 1 });
 });
 
 test('beyond loopback, a server without a management token refuses to start', async () => {

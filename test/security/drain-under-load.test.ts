@@ -162,7 +162,8 @@ test('SIGTERM under HTTP and gRPC load: accepted requests complete, readiness tu
   // Readiness said no (503) while the listener was open, never yes, then the connection was refused.
   assert.ok(probes.length >= 2, report);
   assert.ok(probes.slice(0, -1).every((p) => p === '503'), report);
-  assert.equal(probes.at(-1), 'error:ECONNREFUSED', report);
+  // The last probe is refused, or reset when it connected in the instant the listener closed (a busy machine).
+  assert.ok(['error:ECONNREFUSED', 'error:ECONNRESET'].includes(probes.at(-1) ?? ''), report);
   // New work during the drain got an answer: 503 over HTTP; gRPC had stopped taking calls (UNAVAILABLE).
   assert.equal(lateHttp, '503', report);
   assert.equal(await lateGrpc, 'grpc:UNAVAILABLE', report);

@@ -242,7 +242,7 @@ describe('multipart forms', () => {
 });
 
 describe('server-sent event streams', () => {
-  it('frames each item as data: <json> with a blank line, multi-line safe, and ends the response', async () => {
+  it('frames each item as id: <n> and data: <json> with a blank line, multi-line safe, and ends the response', async () => {
     const res = await postJson(url('/count'), { n: 3 });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
@@ -250,7 +250,8 @@ describe('server-sent event streams', () => {
     const text = await res.text();
     const frames = text.split('\n\n').filter(Boolean);
     assert.equal(frames.length, 3);
-    assert.deepEqual(frames.map((f) => JSON.parse(f.replace(/^data: /, ''))), [
+    assert.deepEqual(frames.map((f) => f.split('\n')[0]), ['id: 0', 'id: 1', 'id: 2']);
+    assert.deepEqual(frames.map((f) => JSON.parse(f.split('\n')[1]!.replace(/^data: /, ''))), [
       { i: 0, label: 'item 0\nsecond line' },
       { i: 1, label: 'item 1\nsecond line' },
       { i: 2, label: 'item 2\nsecond line' },

@@ -191,7 +191,7 @@ test('a client that goes away mid-stream stops the generator and fires ctx.signa
   const res = await postJson(`${server.url}/ticks`, {});
   const reader = res.body!.getReader();
   const first = await reader.read();
-  assert.match(new TextDecoder().decode(first.value), /^data: \{"n":0\}/);
+  assert.match(new TextDecoder().decode(first.value), /^id: 0\ndata: \{"n":0\}/);
   await reader.cancel();
   await until(() => finished && aborted, 'the generator to be closed');
 });
@@ -226,4 +226,34 @@ test('a model call through ctx.models stops when the client goes away, with no s
   client.abort();
   await request;
   await Promise.race([cancelled.promise, delay(5_000).then(() => assert.fail('the model call was not cancelled'))]);
+});
+
+test('a client that stops reading a stream holds the generator back (backpressure): the server buffers a bounded amount', async (t) => {
+  let produced = 0;
+  const chunk = 'x'.repeat(64 * 1024);
+  const svc = service('firehose').api('flood', {
+    input: z.object({}),
+    output: io.stream(z.object({ n: z.number(), pad: z.string() })),
+    async *handler() {
+      for (let n = 0; n < 100_000; n++) {
+        produced = n + 1;
+        yield { n, pad: chunk };
+      }
+    },
+  });
+  const server = await serve(t, svc, { provider: fakeProvider({}) });
+  await server.ready;
+  const res = await postJson(`${server.url}/flood`, {});
+  const reader = res.body!.getReader();
+  await reader.read();
+  // Not reading: the socket and stream buffers fill, write() reports it, and the server stops pulling items.
+  await delay(500);
+  const stalled = produced;
+  await delay(500);
+  assert.equal(produced, stalled, 'the generator waits while the client does not read');
+  assert.ok(stalled < 1000, `at most a few buffers of 64 KiB items were produced ahead (${stalled})`);
+  // Reading again lets it go on.
+  for (let i = 0; i < 200; i++) await reader.read();
+  assert.ok(produced > stalled, 'reading resumes the generator');
+  await reader.cancel();
 });

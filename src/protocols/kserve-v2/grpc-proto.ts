@@ -79,6 +79,11 @@ export interface ModelInferResponse {
   raw_output_contents: Uint8Array[];
 }
 
+export interface ModelStreamInferResponse {
+  error_message: string;
+  infer_response?: ModelInferResponse;
+}
+
 export interface ModelNameRequest {
   name: string;
   version: string;

@@ -1,6 +1,7 @@
 // The inference.GRPCInferenceService handlers over a ModelRepository: health, metadata, inference and
 // the model repository RPCs. Failures answer a gRPC status (see error-status.ts), never crash the server.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { isTiffinError } from '../../errors/index.ts';
 import { DEFAULT_LIMITS, type RequestLimits } from '../../limits/index.ts';
@@ -11,7 +12,7 @@ import { grpcStatusOf, protocolError } from '../error-status.ts';
 import type { ServerInfo } from '../server-info.ts';
 import { decodeInferRequest, encodeInferResponse } from './grpc-codec.ts';
 import type {
-  ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelNameRequest, RepositoryIndexRequest,
+  ModelInferRequest, ModelInferResponse, ModelMetadataResponse, ModelNameRequest, ModelStreamInferResponse, RepositoryIndexRequest,
   RepositoryIndexResponse, RepositoryModelRequest,
 } from './grpc-proto.ts';
 import { INFERENCE_SERVICE } from './grpc-proto.ts';
@@ -44,6 +45,50 @@ async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, w
     // grpc-js may report the stream's end as a cancellation after the answer; it must not abort anything.
     call.removeListener('cancelled', cancel);
   }
+}
+
+/** Requests of one ModelStreamInfer stream in flight at most; past it the stream is not read until some finish. */
+const STREAM_IN_FLIGHT = 64;
+
+/**
+ * ModelStreamInfer: every request runs as it arrives (so the batcher sees them together), answers go out in
+ * request order, a failed request answers its error message and the stream goes on. Reading pauses while
+ * STREAM_IN_FLIGHT requests are running and writing waits for the client to drain: a client that sends fast or
+ * reads slowly cannot make the server buffer without bound. A cancelled stream cancels its running requests.
+ */
+function streamInfer(
+  run: (req: ModelInferRequest, requestId: string, signal: CancelSignal) => Promise<ModelInferResponse>,
+): grpc.handleBidiStreamingCall<ModelInferRequest, ModelStreamInferResponse> {
+  return (call) => {
+    const cancellation = new Cancellation();
+    call.once('cancelled', () => cancellation.abort());
+    let written = Promise.resolve();
+    let inFlight = 0;
+    let ended = false;
+    const finish = (): void => {
+      if (ended && inFlight === 0) call.end();
+    };
+    call.on('data', (req: ModelInferRequest) => {
+      inFlight += 1;
+      if (inFlight >= STREAM_IN_FLIGHT) call.pause();
+      const answer = run(req, req.id || randomUUID(), cancellation).then(
+        (response): ModelStreamInferResponse => ({ error_message: '', infer_response: response }),
+        (err: unknown): ModelStreamInferResponse => ({ error_message: protocolError(err).message }),
+      );
+      written = written.then(async () => {
+        const message = await answer;
+        if (!cancellation.aborted && !call.write(message)) await once(call, 'drain').catch(() => {});
+        inFlight -= 1;
+        call.resume();
+        finish();
+      });
+    });
+    call.on('end', () => {
+      ended = true;
+      void written.then(finish);
+    });
+    call.on('error', () => cancellation.abort());
+  };
 }
 
 export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo, tracing?: Tracing, limits: RequestLimits = DEFAULT_LIMITS): grpc.UntypedServiceImplementation {
@@ -88,6 +133,12 @@ export function inferenceServiceHandlers(repository: ModelRepository, server: Se
         tracing?.endRpc(trace.span, err);
         throw err;
       }
+    }),
+
+    ModelStreamInfer: streamInfer(async (req, requestId, signal) => {
+      const request = decodeInferRequest(req, limits);
+      const result = await inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal });
+      return encodeInferResponse(result, request.id);
     }),
 
     RepositoryIndex: unary(async (req: RepositoryIndexRequest): Promise<RepositoryIndexResponse> => {

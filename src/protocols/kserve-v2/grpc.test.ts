@@ -222,3 +222,32 @@ test('a request that is not valid protobuf answers INVALID_ARGUMENT, and the ser
   });
   assert.equal(ok.model_name, 'id-float32');
 });
+
+test('ModelStreamInfer (Triton\'s streaming extension): answers in request order, a failed request answers its error and the stream goes on', async () => {
+  const stream = (client as unknown as { ModelStreamInfer: () => grpc.ClientDuplexStream<ModelInferRequest, { error_message: string; infer_response?: ModelInferResponse }> }).ModelStreamInfer();
+  const answers: { error_message: string; infer_response?: ModelInferResponse }[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('data', (a) => answers.push(a));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const n = 20;
+  for (let i = 0; i < n; i++) {
+    const model_name = i === 7 ? 'no-such-model' : 'id-float32';
+    stream.write({ model_name, id: `r${i}`, inputs: [{ name: 'input', datatype: 'FP32', shape: ['1', '2'], contents: { fp32_contents: [i, i * 2] } }] });
+  }
+  stream.end();
+  await done;
+  assert.equal(answers.length, n);
+  answers.forEach((a, i) => {
+    if (i === 7) {
+      assert.match(a.error_message, /no-such-model/);
+      assert.equal(a.infer_response, null);
+      return;
+    }
+    assert.equal(a.error_message, '');
+    assert.equal(a.infer_response!.id, `r${i}`, 'answers keep the order of the requests');
+    const out = a.infer_response!;
+    assert.deepEqual(Array.from(tensorFromRaw('float32', [1, 2], Buffer.from(out.raw_output_contents[0]!), 'output').data as Float32Array), [i, i * 2]);
+  });
+});
