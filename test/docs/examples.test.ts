@@ -1,4 +1,4 @@
-// The TypeScript examples in the README and the services guide must compile against the real public API
+// The TypeScript examples in the README, the services guide and the pipelines guide must compile against the real public API
 // ('tiffin', 'tiffin/client'): each ```ts block is written out (named by its first-line comment, such as
 // `// service.ts`) and type-checked with the project's own compiler settings.
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DOCS = ['README.md', 'docs/services.md'];
+const DOCS = ['README.md', 'docs/services.md', 'docs/pipelines.md'];
 
 function tsBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
