@@ -14,7 +14,7 @@ import { tagsToServe } from '../remote/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import { loadServiceModule } from '../service/load-module.ts';
 import type { ApiMap, Service } from '../service/service.ts';
-import { digestFile, listTree, MANIFEST_FILE, ModelStore, newVersionId, parseTag, type FileEntry } from '../store/index.ts';
+import { digestFile, listTree, MANIFEST_FILE, ModelStore, newVersionId, type FileEntry } from '../store/index.ts';
 import { BundleStore } from './bundle-store.ts';
 import { bundleCode } from './code-bundle.ts';
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest, type PinnedModel } from './manifest.ts';
@@ -71,7 +71,6 @@ function modelRefs(svc: Service<ModelTags, ApiMap>, config: ConfigFile): string[
 async function pinModels(refs: string[], store: ModelStore, dir: string): Promise<PinnedModel[]> {
   const pinned: PinnedModel[] = [];
   for (const ref of refs) {
-    parseTag(ref);
     const { manifest, dir: source } = await store.get(ref);
     const [report] = await store.verify(`${manifest.name}:${manifest.version}`);
     if (!report?.ok) throw buildFailed(`model ${ref} is damaged in ${store.root} (${report?.problems.slice(0, 3).join('; ')}); fix or re-save it, then build again`);

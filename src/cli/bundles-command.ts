@@ -1,11 +1,10 @@
 // `tiffin bundles ...`: the bundle store from the command line, mirroring `tiffin models`.
 import { Command } from 'commander';
-import { BUNDLE_EXTENSION, type BundleManifest, type BundleStore } from '../bundle/index.ts';
-import { TiffinError } from '../errors/index.ts';
+import type { BundleManifest, BundleStore } from '../bundle/index.ts';
 import { versionedArchiveStore } from '../remote/index.ts';
-import { parseSize } from '../units/index.ts';
 import { action, humanBytes, labelsText, printJson, relativeTime, table, type JsonFlag } from './output.ts';
 import { addRemoteCommands, printRemoteList } from './remote-commands.ts';
+import { addStoreCommands } from './store-commands.ts';
 
 function tagOf(m: BundleManifest): string {
   return `${m.name}:${m.version}`;
@@ -67,68 +66,6 @@ export function bundlesCommand(bundles: () => BundleStore): Command {
       }),
     );
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete a bundle version (or every version of a name with --all)')
-    .argument('<tag>', 'name:version, or a name with --all')
-    .option('--all', 'delete every version of the name')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string, o: { all?: boolean; json?: boolean }) => {
-        const target = o.all ? tag : tagOf((await bundles().get(tag)).manifest);
-        await bundles().delete(target, { allVersions: Boolean(o.all) });
-        if (o.json) printJson({ deleted: target });
-        else process.stdout.write(`deleted ${target}\n`);
-      }),
-    );
-
-  cmd
-    .command('export')
-    .description(`write one bundle as a ${BUNDLE_EXTENSION} archive`)
-    .argument('<tag>', 'the bundle to export')
-    .argument('[file]', `archive path (default: ./<name>-<version>${BUNDLE_EXTENSION})`)
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string, file: string | undefined, o: JsonFlag) => {
-        const { manifest } = await bundles().get(tag);
-        const out = file ?? `${manifest.name}-${manifest.version}${BUNDLE_EXTENSION}`;
-        await bundles().exportTo(tagOf(manifest), out);
-        if (o.json) printJson({ tag: tagOf(manifest), file: out });
-        else process.stdout.write(`exported ${tagOf(manifest)} to ${out}\n`);
-      }),
-    );
-
-  cmd
-    .command('import')
-    .description(`add a bundle from a ${BUNDLE_EXTENSION} archive, after checking every file against its bundle.yaml`)
-    .argument('<file>', 'the archive')
-    .option('--force', 'replace an existing version with the same tag')
-    .option('--max-size <size>', 'largest unpacked size to accept, such as 100GiB (default 64GiB)')
-    .option('--json', 'print the manifest as JSON')
-    .action(
-      action(async (file: string, o: { force?: boolean; maxSize?: string; json?: boolean }) => {
-        const maxImportBytes = o.maxSize === undefined ? undefined : parseSize(o.maxSize);
-        if (maxImportBytes === undefined && o.maxSize !== undefined) throw new TiffinError('BAD_REQUEST', `--max-size takes a size such as 100GiB, got ${JSON.stringify(o.maxSize)}`);
-        const m = await bundles().importFrom(file, { force: o.force, ...(maxImportBytes ? { maxImportBytes } : {}) });
-        if (o.json) printJson(m);
-        else process.stdout.write(`${tagOf(m)}\n`);
-      }),
-    );
-
-  cmd
-    .command('verify')
-    .description('re-check sizes and sha256 digests of the files of built bundles')
-    .argument('[tag]', 'one version or name (default: every bundle)')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string | undefined, o: JsonFlag) => {
-        const reports = await bundles().verify(tag);
-        if (o.json) printJson(reports);
-        else process.stdout.write(`${table(['tag', 'status', 'problems'], reports.map((r) => [r.tag, r.ok ? 'ok' : 'FAILED', r.problems.join('; ')]))}\n`);
-        if (reports.some((r) => !r.ok)) process.exitCode = 3;
-      }),
-    );
-
+  addStoreCommands(cmd, bundles, 'bundle');
   return addRemoteCommands(cmd, () => versionedArchiveStore('bundles', bundles()));
 }

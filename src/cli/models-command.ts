@@ -2,11 +2,10 @@
 import { Command } from 'commander';
 import { Models } from '../models/index.ts';
 import type { ModelManifest } from '../store/manifest.ts';
-import { TiffinError } from '../errors/index.ts';
-import { parseSize } from '../units/index.ts';
 import { action, collect, humanBytes, keyValues, labelsText, printJson, relativeTime, table, type JsonFlag } from './output.ts';
 import { modelArchiveStore } from '../remote/index.ts';
 import { addRemoteCommands, printRemoteList } from './remote-commands.ts';
+import { addStoreCommands } from './store-commands.ts';
 
 /** Metadata values are JSON when they parse as JSON (numbers, booleans, arrays), else plain strings. */
 function metadataValues(values: string[] | undefined): Record<string, unknown> {
@@ -113,72 +112,7 @@ export function modelsCommand(models: () => Models): Command {
       }),
     );
 
-  cmd
-    .command('delete')
-    .alias('rm')
-    .description('delete a version (or every version of a name with --all)')
-    .argument('<tag>', 'name:version, or a name with --all')
-    .option('--all', 'delete every version of the name')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string, o: { all?: boolean; json?: boolean }) => {
-        const target = o.all ? tag : tagOf(await models().get(tag));
-        await models().delete(target, { allVersions: Boolean(o.all) });
-        if (o.json) printJson({ deleted: target });
-        else process.stdout.write(`deleted ${target}\n`);
-      }),
-    );
-
-  cmd
-    .command('export')
-    .description('write one version as a .tiffinmodel archive')
-    .argument('<tag>', 'the version to export')
-    .argument('[file]', 'archive path (default: ./<name>-<version>.tiffinmodel)')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string, file: string | undefined, o: JsonFlag) => {
-        const m = await models().get(tag);
-        const out = file ?? `${m.name}-${m.version}.tiffinmodel`;
-        await models().exportModel(tagOf(m), out);
-        if (o.json) printJson({ tag: tagOf(m), file: out });
-        else process.stdout.write(`exported ${tagOf(m)} to ${out}\n`);
-      }),
-    );
-
-  cmd
-    .command('import')
-    .description('add a version from a .tiffinmodel archive, after checking every file against its manifest')
-    .argument('<file>', 'the archive')
-    .option('--force', 'replace an existing version with the same tag')
-    .option('--max-size <size>', 'largest unpacked size to accept, such as 100GiB (default 64GiB)')
-    .option('--json', 'print the manifest as JSON')
-    .action(
-      action(async (file: string, o: { force?: boolean; maxSize?: string; json?: boolean }) => {
-        const maxImportBytes = o.maxSize === undefined ? undefined : parseSize(o.maxSize);
-        if (maxImportBytes === undefined && o.maxSize !== undefined) throw new TiffinError('BAD_REQUEST', `--max-size takes a size such as 100GiB, got ${JSON.stringify(o.maxSize)}`);
-        const m = await models().importModel(file, { force: o.force, ...(maxImportBytes ? { maxImportBytes } : {}) });
-        if (o.json) printJson(m);
-        else process.stdout.write(`${tagOf(m)}\n`);
-      }),
-    );
-
-  cmd
-    .command('verify')
-    .description('re-check sizes and sha256 digests of stored files')
-    .argument('[tag]', 'one version or name (default: the whole store)')
-    .option('--json', 'print JSON')
-    .action(
-      action(async (tag: string | undefined, o: JsonFlag) => {
-        const reports = await models().verify(tag);
-        if (o.json) printJson(reports);
-        else {
-          const rows = reports.map((r) => [r.tag, r.ok ? 'ok' : 'FAILED', r.problems.join('; ')]);
-          process.stdout.write(`${table(['tag', 'status', 'problems'], rows)}\n`);
-        }
-        if (reports.some((r) => !r.ok)) process.exitCode = 3;
-      }),
-    );
-
+  addStoreCommands(cmd, () => models().store, 'model');
   addRemoteCommands(cmd, () => modelArchiveStore(models().store));
   return cmd;
 }
