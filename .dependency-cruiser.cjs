@@ -3,8 +3,8 @@
 // out cycles between folders; `no-circular` rules out cycles between modules. Tests and test support are exempt
 // from the order but library code may never import them. Keep this list and ARCHITECTURE.md's table the same.
 const LAYERS = [
-  'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository', 'remote',
-  'service', 'client', 'protocols', 'server', 'config', 'serving', 'container', 'bundle', 'cli',
+  'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository', 'traffic', 'remote',
+  'service', 'client', 'protocols', 'server', 'config', 'serving', 'container', 'bundle', 'deploy', 'cli',
 ];
 const TEST_CODE = '(\\.test\\.ts$|/test-fixtures(\\.ts$|/)|^src/testing/)';
 

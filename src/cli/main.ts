@@ -6,6 +6,7 @@ import { BundleStore, checkBundle } from '../bundle/index.ts';
 import { buildCommand } from './build-command.ts';
 import { bundlesCommand } from './bundles-command.ts';
 import { containerizeCommand } from './containerize-command.ts';
+import { deployCommand } from './deploy-command.ts';
 import { modelsCommand } from './models-command.ts';
 import { serveCommand } from './serve-command.ts';
 import { tokensCommand } from './tokens-command.ts';
@@ -28,6 +29,7 @@ program.addCommand(containerizeCommand(async (tag) => {
   await checkBundle(bundle);
   return bundle;
 }));
+program.addCommand(deployCommand(bundleStore));
 program.addCommand(tokensCommand());
 
 await program.parseAsync(process.argv);

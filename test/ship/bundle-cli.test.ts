@@ -17,6 +17,7 @@ import { Models } from '../../src/models/index.ts';
 import { logisticRegression } from '../../src/onnx/index.ts';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { BUCKET, S3RVER_CREDENTIALS, remoteOn, startS3rver } from '../../src/remote/test-fixtures.ts';
+import { validateObject } from '../../src/deploy/test-fixtures.ts';
 import { ModelStore } from '../../src/store/index.ts';
 import { startTiffin } from '../../src/testing/cli-process.ts';
 import { tempDir } from '../../src/testing/temp-dir.ts';
@@ -198,4 +199,18 @@ test('bundles push and pull through an S3 server, and a tampered remote object i
   assert.match(refused.stderr, /INTEGRITY_MISMATCH/);
   assert.notEqual(refused.status, 0);
   assert.equal((await cliAsync(['bundles', 'list', '--json'], { TIFFIN_HOME: again })).stdout.trim(), '[]', 'nothing appeared locally');
+});
+
+test('tiffin deploy k8s writes manifests for the bundle that pass the Kubernetes and CRD schemas', async () => {
+  const out = join(await tempDir('ship-k8s'), 'k8s');
+  const deployed = cli(['deploy', 'k8s', tag, '-o', out, '--image', 'registry.local/iris:1', '--kserve', '--service-monitor'], { TIFFIN_HOME: home });
+  assert.equal(deployed.status, 0, deployed.stderr);
+  assert.match(deployed.stdout, /kubectl apply -k/);
+  const kustomization = (await import('yaml')).parse(await readFile(join(out, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  assert.equal(kustomization.resources.length, 7);
+  for (const file of kustomization.resources) {
+    const object = (await import('yaml')).parse(await readFile(join(out, file), 'utf8')) as { apiVersion: string; kind: string; spec?: { template?: { spec?: { containers?: { image: string }[] } } } };
+    validateObject(object);
+    if (object.kind === 'Deployment') assert.equal(object.spec!.template!.spec!.containers![0]!.image, 'registry.local/iris:1');
+  }
 });
