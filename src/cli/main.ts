@@ -9,7 +9,9 @@ import { containerizeCommand } from './containerize-command.ts';
 import { deployCommand } from './deploy-command.ts';
 import { modelsCommand } from './models-command.ts';
 import { serveCommand } from './serve-command.ts';
+import { runCommand } from './run-command.ts';
 import { tokensCommand } from './tokens-command.ts';
+import { trafficCommand } from './traffic-command.ts';
 
 const program = new Command('tiffin')
   .description('Tiffin: store, serve, batch and ship trained models from TypeScript')
@@ -19,6 +21,7 @@ const program = new Command('tiffin')
 let models: Models | undefined;
 program.addCommand(modelsCommand(() => (models ??= new Models(new ModelStore()))));
 program.addCommand(serveCommand());
+program.addCommand(runCommand());
 program.addCommand(buildCommand());
 let bundles: BundleStore | undefined;
 const bundleStore = (): BundleStore => (bundles ??= new BundleStore());
@@ -31,5 +34,6 @@ program.addCommand(containerizeCommand(async (tag) => {
 }));
 program.addCommand(deployCommand(bundleStore));
 program.addCommand(tokensCommand());
+program.addCommand(trafficCommand());
 
 await program.parseAsync(process.argv);

@@ -10,6 +10,7 @@ import type { ServedModelConfig } from '../repository/types.ts';
 import { TokenSet, resolveAuth, type AuthConfig } from '../auth/index.ts';
 import { DEFAULT_LIMITS, LIMIT_ENV_VARS, resolveLimits, type RequestLimits } from '../limits/index.ts';
 import type { TelemetrySections } from '../telemetry/config.ts';
+import type { TrafficSection } from './traffic-section.ts';
 import { REMOTE_ENV_VARS, resolveRemote, type RemoteConfig } from '../remote/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
@@ -101,6 +102,8 @@ export interface TiffinConfig {
   remote: RemoteConfig;
   /** Dependency key -> where it answers; keys not listed run in this process. */
   dependencies: Record<string, { url: string; token?: string }>;
+  /** The traffic section as given (src/config/traffic-section.ts); absent: no configured routes. */
+  traffic?: TrafficSection | undefined;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -352,5 +355,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
     limits: resolveLimits(merged.limits),
     remote: resolveRemote(merged.remote, options.env ?? process.env),
     dependencies: merged.dependencies ?? {},
+    traffic: merged.traffic,
   };
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { authSectionSchema } from '../auth/index.ts';
 import { bundleSectionSchema } from './bundle-section.ts';
 import { dependenciesSectionSchema } from './dependencies-section.ts';
+import { trafficSectionSchema } from './traffic-section.ts';
 import { limitsSectionSchema } from '../limits/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { remoteSectionSchema } from '../remote/config.ts';
@@ -127,6 +128,8 @@ export const configFileSchema = z.strictObject({
   remote: remoteSectionSchema.optional(),
   /** Where the services this one depends on answer, when not in this process (src/config/dependencies-section.ts). */
   dependencies: dependenciesSectionSchema.optional(),
+  /** Traffic routes between model versions: splits, sticky A/B, shadows (src/config/traffic-section.ts, docs/traffic.md). */
+  traffic: trafficSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

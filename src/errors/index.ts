@@ -31,6 +31,9 @@ export const ERROR_CODES = {
   REMOTE_NOT_FOUND: 404,
   /** The S3 server could not be reached or refused the call; the message carries its answer. */
   REMOTE_FAILED: 502,
+  // offline batch inference (src/offline)
+  /** A checkpoint of `tiffin run` belongs to another input, service or api; pass --restart to start over. */
+  CHECKPOINT_MISMATCH: 409,
   // services that call services (src/server/dependencies.ts)
   /** A dependency answered with an error, or broke the call; the message names it and carries its answer. */
   DEPENDENCY_FAILED: 502,
@@ -46,6 +49,15 @@ export const ERROR_CODES = {
   INFERENCE_FAILED: 500,
   // model repository (served models and their versions)
   MODEL_NOT_READY: 503,
+  // traffic (src/traffic: routes, variants, shadows)
+  /** A traffic route that does not validate (weights, versions, rates); the message says which part. */
+  TRAFFIC_ROUTE_INVALID: 400,
+  /** No traffic route for the model, or no previous route to roll back to. */
+  TRAFFIC_ROUTE_NOT_FOUND: 404,
+  /** x-tiffin-variant named a version that is not a variant of the model's route. */
+  TRAFFIC_VARIANT_UNKNOWN: 400,
+  /** The route state could not be read or written (routes.json). */
+  TRAFFIC_STATE_FAILED: 500,
   // who may call what (src/auth)
   /** No token, or one the server does not know; the answer carries WWW-Authenticate: Bearer. */
   UNAUTHENTICATED: 401,

@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, type RequestLimits } from '../limits/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
+import type { TrafficManager } from '../traffic/index.ts';
+import { feedbackRoutes, trafficRoutes } from './traffic-routes.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import { kserveV2Routes } from './kserve-v2/rest-routes.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';
@@ -28,6 +30,8 @@ export interface ProtocolRoutesOptions {
   /** The server's tracing: an inference request it traces gets a `tiffin.inference` span, with the runner's queue
    * and batch spans under it. Omitted: no spans (request ids still reach prediction logs). */
   tracing?: Tracing;
+  /** Traffic routes for V2 inference, and their management API under /v2/traffic (management scope). */
+  traffic?: TrafficManager;
 }
 
 const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/v2/models/:model/ready', '/v2/models/:model/versions/:version/ready', '/ping']);
@@ -36,7 +40,7 @@ const OPEN_ROUTES = new Set(['/v2/health/live', '/v2/health/ready', '/v2/models/
  * inference (undefined). */
 export function protocolRouteScope(route: string): 'open' | 'management' | undefined {
   if (OPEN_ROUTES.has(route)) return 'open';
-  return route.startsWith('/v2/repository/') ? 'management' : undefined;
+  return route.startsWith('/v2/repository/') || route === '/v2/traffic' || route.startsWith('/v2/traffic/') ? 'management' : undefined;
 }
 
 export async function protocolRoutes(app: FastifyInstance, options: ProtocolRoutesOptions): Promise<void> {
@@ -47,7 +51,13 @@ export async function protocolRoutes(app: FastifyInstance, options: ProtocolRout
     limits: options.limits ?? DEFAULT_LIMITS,
     ...(options.tracing ? { tracing: options.tracing } : {}),
   };
-  if (protocols.has('kserve-v2')) await app.register(kserveV2Routes, { ...common, server: options.server ?? defaultServerInfo(), prefix: '/v2' });
+  if (protocols.has('kserve-v2')) {
+    await app.register(kserveV2Routes, { ...common, server: options.server ?? defaultServerInfo(), prefix: '/v2', ...(options.traffic ? { traffic: options.traffic } : {}) });
+    if (options.traffic) {
+      await app.register(trafficRoutes, { traffic: options.traffic, prefix: '/v2/traffic' });
+      await app.register(feedbackRoutes, { traffic: options.traffic, prefix: '/v2/models' });
+    }
+  }
   if (protocols.has('tfserving')) await app.register(tfServingRoutes, { ...common, prefix: '/v1' });
   if (protocols.has('torchserve')) await app.register(torchServeRoutes, common);
 }

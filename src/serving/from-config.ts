@@ -7,6 +7,7 @@ import type { Telemetry } from '../telemetry/index.ts';
 import type { ModelStore } from '../store/index.ts';
 import type { ServerOptions } from '../server/index.ts';
 import type { ServeModelsOptions } from './serve-models.ts';
+import { trafficServingOptions } from './traffic-serving.ts';
 
 /** The HTTP server settings of a config: the same for a service alone and for served store models. */
 export function serverOptions(config: TiffinConfig): ServerOptions {
@@ -51,6 +52,7 @@ export function serveModelsOptions(
     loadUnlisted: repository.loadUnlisted,
     auth: config.auth,
   };
+  if (config.traffic) options.traffic = trafficServingOptions(config.traffic);
   if (extra.service) options.service = extra.service;
   if (extra.telemetry) options.telemetry = extra.telemetry;
   if (extra.store) options.store = extra.store;

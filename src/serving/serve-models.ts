@@ -18,6 +18,8 @@ import { service as defineService, type ApiMap, type Service } from '../service/
 import { ModelStore } from '../store/index.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
 import { RepositoryModelProvider } from './repository-provider.ts';
+import { trafficManagerFor, type TrafficServingOptions } from './traffic-serving.ts';
+import type { TrafficManager } from '../traffic/index.ts';
 
 export interface GrpcServingOptions {
   /** Default 8001; 0 picks a free port. */
@@ -59,6 +61,8 @@ export interface ServeModelsOptions {
   /** Metrics (the runners' inference metrics included), access log, tracing, prediction logs. Default: Telemetry's
    * defaults, closed with the server; one passed in is the caller's to close. */
   telemetry?: Telemetry;
+  /** Traffic routes between versions (src/traffic, docs/traffic.md); false turns routing and /v2/traffic off. */
+  traffic?: TrafficServingOptions | false;
 }
 
 export interface ModelServer {
@@ -66,6 +70,8 @@ export interface ModelServer {
   /** Undefined when gRPC is off. */
   readonly grpc: RunningGrpcServer | undefined;
   readonly repository: ModelRepository;
+  /** Undefined when traffic routing is off. */
+  readonly traffic: TrafficManager | undefined;
   readonly url: string;
   /** Settles once every model had its first load attempt (and the service, if any, started). */
   readonly ready: Promise<void>;
@@ -114,6 +120,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     loadUnlisted: options.loadUnlisted ?? false,
     logger,
   });
+  const traffic = options.traffic === false ? undefined : await trafficManagerFor(repository, store, options.traffic ?? {}, logger);
   const { protocols, grpc } = options;
   const bodyLimit = httpOptions.maxBodySize;
   const limits = resolveLimits(httpOptions.limits);
@@ -130,6 +137,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
           repository,
           // Traced inference requests get tiffin.inference, queue and batch spans, as a service's model calls do.
           tracing: telemetry.tracing,
+          ...(traffic ? { traffic } : {}),
           ...(protocols ? { protocols } : {}),
           ...(bodyLimit ? { bodyLimit } : {}),
           limits,
@@ -163,6 +171,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     http,
     grpc: grpcServer,
     repository,
+    traffic,
     url: http.url,
     ready: http.ready,
     close: () => {
@@ -170,6 +179,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         // Both at once: HTTP readiness turns 503 as gRPC stops taking calls, and each waits for its own in-flight
         // requests (HTTP also for every model call, gRPC's included, before it closes its listener).
         await Promise.all([grpcServer?.close(), http.close()]);
+        traffic?.close();
         await repository.close();
         if (!options.telemetry) await telemetry.close();
       })();

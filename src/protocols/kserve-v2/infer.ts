@@ -32,6 +32,8 @@ export interface V2InferResult {
   modelName: string;
   modelVersion: string;
   outputs: V2Output[];
+  /** Response parameters (traffic routing puts the variant and how it was picked here). */
+  parameters?: V2Parameters;
 }
 
 function shapeText(shape: readonly number[]): string {

@@ -214,7 +214,8 @@ export function encodeInferResponse(result: V2InferResult, id: string | undefine
     return `${head},"parameters":{"binary_data_size":${raw.byteLength}}}`;
   });
   const idPart = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
-  const json = `{"model_name":${JSON.stringify(result.modelName)},"model_version":${JSON.stringify(result.modelVersion)}${idPart},"outputs":[${outputs.join(',')}]}`;
+  const paramsPart = result.parameters === undefined ? '' : `,"parameters":${JSON.stringify(result.parameters)}`;
+  const json = `{"model_name":${JSON.stringify(result.modelName)},"model_version":${JSON.stringify(result.modelVersion)}${idPart}${paramsPart},"outputs":[${outputs.join(',')}]}`;
   if (binaries.length === 0) return { body: Buffer.from(json) };
   const head = Buffer.from(json);
   return { body: Buffer.concat([head, ...binaries]), headerLength: head.byteLength };

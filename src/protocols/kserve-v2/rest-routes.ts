@@ -7,6 +7,8 @@ import { isTiffinError } from '../../errors/index.ts';
 import type { RequestLimits } from '../../limits/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import type { Tracing } from '../../telemetry/tracing/tracing.ts';
+import type { TrafficManager } from '../../traffic/index.ts';
+import { routedInferV2 } from '../traffic-infer.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone, headerValue, jsonBody } from '../http-helpers.ts';
 import { httpCall } from '../request-call.ts';
@@ -22,6 +24,8 @@ export interface KServeV2RestOptions {
   limits: RequestLimits;
   /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
   tracing?: Tracing;
+  /** Traffic routes: an inference that names no version goes to the variant its model's route picks. */
+  traffic?: TrafficManager;
 }
 
 interface ModelParams {
@@ -76,7 +80,10 @@ export async function kserveV2Routes(app: FastifyInstance, options: KServeV2Rest
   const infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const { model, version } = req.params as ModelParams;
     const parsed = await readInferBody(req.body as Buffer | undefined, headerValue(req.headers[HEADER_LENGTH_HEADER]), options.limits);
-    const result = await inferV2(repository, model, version, parsed.request, httpCall(req, options.tracing, clientGone(reply)));
+    const call = httpCall(req, options.tracing, clientGone(reply));
+    const result = options.traffic && version === undefined
+      ? await routedInferV2(options.traffic, repository, model, parsed.request, call, req, reply)
+      : await inferV2(repository, model, version, parsed.request, call);
     const encoded = await writeInferResponse(result, parsed);
     if (encoded.headerLength === undefined) return reply.type('application/json').send(encoded.body);
     return reply.header(HEADER_LENGTH_HEADER, String(encoded.headerLength)).type('application/octet-stream').send(encoded.body);

@@ -1,0 +1,77 @@
+// Route state on disk: one JSON file (routes.json) written atomically (a temporary file beside it, fsync, rename,
+// fsync of the folder), so a crash leaves the old state or the new one, never half of either.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { TiffinError, messageOf } from '../errors/index.ts';
+import type { RouteJson } from './route.ts';
+
+export type TrafficAction = 'config' | 'set' | 'promote' | 'rollback' | 'shadow' | 'delete' | 'rollout';
+
+export interface TrafficChange {
+  /** ISO time. */
+  at: string;
+  action: TrafficAction;
+  /** Why: the caller's reason, or what the server did. */
+  reason: string;
+  /** The route after the change; null: no route (the model's default version takes every request). */
+  route: RouteJson | null;
+}
+
+export interface ModelTrafficState {
+  route: RouteJson | null;
+  /** Earlier routes, oldest first: rollback pops the last. */
+  history: (RouteJson | null)[];
+  log: TrafficChange[];
+}
+
+export interface TrafficStateFile {
+  version: 1;
+  models: Record<string, ModelTrafficState>;
+}
+
+export async function readState(path: string): Promise<TrafficStateFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TiffinError('TRAFFIC_STATE_FAILED', `cannot read traffic state ${path}: ${messageOf(err)}`, { cause: err });
+  }
+  try {
+    const doc = JSON.parse(text) as TrafficStateFile;
+    if (doc?.version !== 1 || typeof doc.models !== 'object' || doc.models === null) throw new Error('not a version 1 traffic state file');
+    return doc;
+  } catch (err) {
+    throw new TiffinError('TRAFFIC_STATE_FAILED', `traffic state ${path} is not valid: ${messageOf(err)}`, { cause: err });
+  }
+}
+
+export async function writeState(path: string, state: TrafficStateFile): Promise<void> {
+  const dir = dirname(path);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await mkdir(dir, { recursive: true });
+    const file = await open(tmp, 'w');
+    try {
+      await file.writeFile(`${JSON.stringify(state, null, 2)}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+    try {
+      const folder = await open(dir, 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
+    } catch {
+      // Some filesystems cannot fsync a folder; the rename itself is still atomic.
+    }
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw new TiffinError('TRAFFIC_STATE_FAILED', `cannot write traffic state ${path}: ${messageOf(err)}`, { cause: err });
+  }
+}
