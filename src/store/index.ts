@@ -12,7 +12,7 @@ export { LATEST, MAX_NAME_LENGTH, NAME_RULE, assertValidName, assertValidVersion
 export type { TagParts } from './tag.ts';
 export { newVersionId, versionIdTime } from './version-id.ts';
 export { ARCHIVE_EXTENSION, DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ENTRIES, formatBytes } from './archive.ts';
-export { STAGING_DIR, makeStagingDir, removeQuietly } from './staging.ts';
+export { STAGING_DIR, fsyncDir, makeStagingDir, removeQuietly } from './staging.ts';
 export { relativePathProblem } from './relative-path.ts';
 export { digestFile } from './digest.ts';
 export { listTree } from './file-tree.ts';

@@ -1,6 +1,7 @@
 // Owns: the Telemetry facade a server holds, its configuration section, and the HTTP, handler and runner hooks that feed
 // its four parts: metrics/, logs/, tracing/ and monitoring/ (prediction logs), each a folder with its own header.
 // Knows nothing about: services or HTTP routes; reads runners and dispatchers only through their public events and stats.
+export { hash32 } from './tracing/sampling.ts';
 export { Telemetry, type TelemetryOptions } from './telemetry.ts';
 export {
   metricsSectionSchema,

@@ -3,20 +3,10 @@
 // share of the weights, and a weight change moves only the keys it must: from 90/10 to 80/20 about 11% of
 // keys move, all from the shrinking variant to the growing one.
 
-/** FNV-1a over UTF-16 code units, then murmur3's finaliser for avalanche. */
-export function hash32(text: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+// The same 32-bit hash that keys trace and prediction-log sampling by request id.
+import { hash32 } from '../telemetry/index.ts';
+
+export { hash32 };
 
 /** The index of the variant `key` goes to, or -1 when no weight is above 0. `seeds[i]` is hash32 of variant i's name. */
 export function rendezvous(key: string, seeds: readonly number[], weights: readonly number[]): number {

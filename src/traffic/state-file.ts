@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TiffinError, messageOf } from '../errors/index.ts';
+import { fsyncDir } from '../store/index.ts';
 import type { RouteJson } from './route.ts';
 
 export type TrafficAction = 'config' | 'set' | 'promote' | 'rollback' | 'shadow' | 'delete' | 'rollout';
@@ -60,16 +61,7 @@ export async function writeState(path: string, state: TrafficStateFile): Promise
       await file.close();
     }
     await rename(tmp, path);
-    try {
-      const folder = await open(dir, 'r');
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
-    } catch {
-      // Some filesystems cannot fsync a folder; the rename itself is still atomic.
-    }
+    await fsyncDir(dir);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
     throw new TiffinError('TRAFFIC_STATE_FAILED', `cannot write traffic state ${path}: ${messageOf(err)}`, { cause: err });
