@@ -1,7 +1,8 @@
 // `npm run build`: compiles the library to dist/ (tsconfig.build.json) and copies the files tsc does not emit,
-// the worker entry points written in plain JavaScript and the .proto schemas read at run time.
+// the worker entry points written in plain JavaScript and the .proto schemas read at run time. It builds into
+// dist.next/ and swaps it in at the end, so CLI processes started meanwhile find a whole dist/, old or new.
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +10,17 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 const dist = join(root, 'dist');
+const next = join(root, 'dist.next');
 const ASSETS = /\.(js|proto)$/;
 
-rmSync(dist, { recursive: true, force: true });
+rmSync(next, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', next], { stdio: 'inherit' });
 
 for (const entry of readdirSync(src, { recursive: true, withFileTypes: true })) {
   if (!entry.isFile() || !ASSETS.test(entry.name)) continue;
   const from = join(entry.parentPath, entry.name);
-  cpSync(from, join(dist, relative(src, from)));
+  cpSync(from, join(next, relative(src, from)));
 }
+rmSync(dist, { recursive: true, force: true });
+renameSync(next, dist);
