@@ -37,6 +37,11 @@ test('tiffin traffic set/show/shadow/promote/rollback drive the management API, 
     const rollout = await run('rollout', 'm', '2', '--baseline', '1', '--steps', '10,100', '--interval', '1m');
     assert.match(rollout, /m: 1=90 2=10, sticky x-user-id/);
     assert.match(rollout, /rollout 2 over 1: running, step 1\/2 \(10, 100%\)/);
+    // A sticky field (for ctx.models calls) beside the header, and a bandit strategy with its arms shown.
+    assert.match(await run('set', 'm', '1=50', '2=50', '--sticky-field', 'userId', '--sticky', 'x-user-id'), /m: 1=50 2=50, sticky field userId, sticky x-user-id\n/);
+    const greedy = await run('set', 'm', '1=1', '2=1', '--strategy', 'epsilon-greedy', '--epsilon', '0.2', '--no-sticky');
+    assert.match(greedy, /m: 1=1 2=1, epsilon-greedy 0.2\n/);
+    assert.match(greedy, /arms: 1 pulls 0, rewards 0.0, mean 0.500; 2 pulls 0/);
 
     // A wrong token: the server's 401 becomes an error line and exit code 2.
     const stderr: string[] = [];

@@ -45,7 +45,10 @@ async function call(flags: RemoteFlags, method: string, path: string, body?: unk
 function routeText(route: RouteJson | null): string {
   if (!route) return '(none: the default version)';
   const parts = [Object.entries(route.variants).map(([v, w]) => `${v}=${w}`).join(' ')];
-  if (route.sticky) parts.push(`sticky ${route.sticky}`);
+  const sticky = typeof route.sticky === 'string' ? { header: route.sticky } : route.sticky;
+  if (sticky?.field) parts.push(`sticky field ${sticky.field}`);
+  if (sticky?.header) parts.push(`sticky ${sticky.header}`);
+  if (route.strategy) parts.push(route.strategy === 'epsilon-greedy' ? `epsilon-greedy ${route.epsilon ?? 0.1}` : route.strategy);
   if (route.shadow) parts.push(`shadow ${route.shadow.version}@${route.shadow.rate}`);
   return parts.join(', ');
 }
@@ -60,6 +63,7 @@ function printView(view: TrafficView, out: (s: string) => void): void {
   if (s) {
     out(`  shadow ${s.version}: sent ${s.sent}, dropped ${s.dropped}, failed ${s.failed}, compared ${s.compared}, exact-match ${num(s.exactMatchRate, 3)}, mean |diff| ${num(s.meanAbsDiff)}, max |diff| ${num(s.maxAbsDiff)}`);
   }
+  if (view.bandit) out(`  arms: ${view.bandit.map((a) => `${a.version} pulls ${a.pulls}, rewards ${num(a.rewards, 1)}, mean ${num(a.mean, 3)}`).join('; ')}`);
   const r = view.rollout;
   if (r) {
     out(`  rollout ${r.canary} over ${r.baseline}: ${r.state}, step ${r.step + 1}/${r.steps.length} (${r.steps.join(', ')}%), ${r.reason}`);
@@ -107,13 +111,19 @@ export function trafficCommand(out: (line: string) => void = (line) => process.s
       .command('set <model> <weights...>')
       .description('route a model: version=weight ... (such as 1=90 2=10)')
       .option('--sticky <header>', 'keep each value of this request header on one variant (such as x-user-id)')
-      .option('--no-sticky', 'drop the sticky header')
+      .option('--sticky-field <path>', "keep each value of this field of a service API's input on one variant (such as userId), for ctx.models calls")
+      .option('--no-sticky', 'drop the sticky key')
+      .option('--strategy <name>', 'weighted (default), bandit (Thompson sampling) or epsilon-greedy')
+      .option('--epsilon <rate>', 'exploration rate of epsilon-greedy, 0 to 1 (default 0.1)')
       .option('--reason <text>', 'why, for the change log'),
   ).action(
-    action(async (model: string, weights: string[], flags: RemoteFlags & { sticky?: string | boolean }) => {
+    action(async (model: string, weights: string[], flags: RemoteFlags & { sticky?: string | boolean; stickyField?: string; strategy?: string; epsilon?: string }) => {
       const body: Record<string, unknown> = { variants: parseWeights(weights) };
-      if (typeof flags.sticky === 'string') body.sticky = flags.sticky;
+      if (flags.stickyField) body.sticky = { field: flags.stickyField, ...(typeof flags.sticky === 'string' ? { header: flags.sticky } : {}) };
+      else if (typeof flags.sticky === 'string') body.sticky = flags.sticky;
       else if (flags.sticky === false) body.sticky = null;
+      if (flags.strategy) body.strategy = flags.strategy;
+      if (flags.epsilon !== undefined) body.epsilon = Number(flags.epsilon);
       if (flags.reason) body.reason = flags.reason;
       show((await call(flags, 'PUT', `/${encodeURIComponent(model)}`, body)) as TrafficView, flags);
     }),

@@ -10,6 +10,7 @@ import { refusingInvalidMessages, withTolerantDecoding } from './grpc-invalid-me
 import { healthHandlers, loadHealthProto } from './grpc-health/health-service.ts';
 import { DEFAULT_BODY_LIMIT } from './http-helpers.ts';
 import type { Tracing } from '../telemetry/tracing/tracing.ts';
+import type { TrafficManager } from '../traffic/index.ts';
 import { INFERENCE_SERVICE, loadInferenceProto } from './kserve-v2/grpc-proto.ts';
 import { inferenceServiceHandlers } from './kserve-v2/grpc-service.ts';
 import { defaultServerInfo, type ServerInfo } from './server-info.ts';
@@ -35,6 +36,8 @@ export interface GrpcServerOptions {
   tls?: TlsFiles;
   /** How long close() lets calls in flight finish before cancelling them. Default 10 s. */
   shutdownGraceMs?: number;
+  /** Traffic routes for ModelInfer calls that name no version (docs/traffic.md). */
+  traffic?: TrafficManager;
 }
 
 export interface RunningGrpcServer {
@@ -56,7 +59,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const server = new grpc.Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': -1 });
   const inference = grpc.loadPackageDefinition(loadInferenceProto());
   const health = grpc.loadPackageDefinition(loadHealthProto());
-  const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing, options.limits);
+  const handlers = inferenceServiceHandlers(options.repository, options.server ?? defaultServerInfo(), options.tracing, options.limits, options.traffic);
   // Auth first: a caller without a token learns nothing, not even whether its message decoded.
   const checked = refusingInvalidMessages(handlers, INFERENCE_SERVICE);
   server.addService(withTolerantDecoding(serviceDefinition(inference, INFERENCE_SERVICE)), options.tokens ? withGrpcAuth(checked, options.tokens) : checked);

@@ -30,7 +30,8 @@ export interface ProtocolRoutesOptions {
   /** The server's tracing: an inference request it traces gets a `tiffin.inference` span, with the runner's queue
    * and batch spans under it. Omitted: no spans (request ids still reach prediction logs). */
   tracing?: Tracing;
-  /** Traffic routes for V2 inference, and their management API under /v2/traffic (management scope). */
+  /** Traffic routes for inference that names no version (V2, TF Serving, TorchServe), and their management API under
+   * /v2/traffic (management scope). */
   traffic?: TrafficManager;
 }
 
@@ -58,6 +59,7 @@ export async function protocolRoutes(app: FastifyInstance, options: ProtocolRout
       await app.register(feedbackRoutes, { traffic: options.traffic, prefix: '/v2/models' });
     }
   }
-  if (protocols.has('tfserving')) await app.register(tfServingRoutes, { ...common, prefix: '/v1' });
-  if (protocols.has('torchserve')) await app.register(torchServeRoutes, common);
+  const routed = options.traffic ? { ...common, traffic: options.traffic } : common;
+  if (protocols.has('tfserving')) await app.register(tfServingRoutes, { ...routed, prefix: '/v1' });
+  if (protocols.has('torchserve')) await app.register(torchServeRoutes, routed);
 }

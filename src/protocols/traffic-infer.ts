@@ -1,12 +1,12 @@
 // A V2 inference that names no version, under a traffic route: the route picks the variant (override header,
-// sticky key, weighted split), the answer names it (x-tiffin-variant, the response's parameters, the access log),
-// and a sampled copy may go to the shadow once the live answer is computed, never awaited.
+// bandit, sticky key, weighted split), the answer names it (x-tiffin-variant, the response's parameters, the access
+// log), and a sampled copy may go to the shadow once the live answer is computed, never awaited. The REST route and
+// gRPC's ModelInfer share runRoutedV2; the picking and bookkeeping are traffic/routed-call.ts.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isTiffinError } from '../errors/index.ts';
 import type { ModelRepository } from '../repository/index.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { annotateRequest } from '../telemetry/http-telemetry.ts';
-import { VARIANT_HEADER, type TrafficManager } from '../traffic/index.ts';
+import { RoutedCall, VARIANT_HEADER, type TrafficManager } from '../traffic/index.ts';
 import { inferV2, type V2InferRequest, type V2InferResult } from './kserve-v2/infer.ts';
 import type { ProtocolCall } from './request-call.ts';
 
@@ -26,6 +26,20 @@ function copyRequest(request: V2InferRequest): V2InferRequest {
   return copy;
 }
 
+/** Runs a V2 request on the variant `routed` picked, puts the variant and how it was picked in the response's
+ * parameters, and starts the shadow copy if one was sampled. */
+export async function runRoutedV2(routed: RoutedCall, repository: ModelRepository, model: string, request: V2InferRequest, call: ProtocolCall): Promise<V2InferResult> {
+  const shadowRequest = routed.planShadow() ? copyRequest(request) : undefined;
+  const result = await routed.run(call.requestId, () => inferV2(repository, model, routed.version, request, call));
+  result.parameters = { ...result.parameters, variant: result.modelVersion, routing: routed.pick.routing };
+  if (shadowRequest) {
+    // Not the caller's signal or trace: the shadow outlives the request and its answer goes nowhere.
+    const shadowCall: ProtocolCall = call.requestId === undefined ? {} : { requestId: call.requestId };
+    routed.shadow(outputsOf(result), (version) => inferV2(repository, model, version, shadowRequest, shadowCall).then(outputsOf));
+  }
+  return result;
+}
+
 export async function routedInferV2(
   traffic: TrafficManager,
   repository: ModelRepository,
@@ -35,33 +49,14 @@ export async function routedInferV2(
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<V2InferResult> {
-  const pick = traffic.pick(model, req.headers);
-  if (!pick) {
+  const routed = RoutedCall.begin(traffic, model, req.headers);
+  if (!routed) {
     const result = await inferV2(repository, model, undefined, request, call);
     void reply.header(VARIANT_HEADER, result.modelVersion);
     return result;
   }
-  const ticket = traffic.planShadow(model, pick.version);
-  const shadowRequest = ticket ? copyRequest(request) : undefined;
-  let result: V2InferResult;
-  const t0 = performance.now();
-  try {
-    result = await inferV2(repository, model, pick.version, request, call);
-  } catch (err) {
-    ticket?.cancel();
-    // Only the server's failures count against a variant in a rollout, not a client's bad request.
-    if (!isTiffinError(err) || err.status >= 500) traffic.record(model, pick.version, false, performance.now() - t0);
-    throw err;
-  }
-  traffic.record(model, pick.version, true, performance.now() - t0);
-  if (pick.routing === 'bandit' && call.requestId !== undefined) traffic.served(model, call.requestId, pick.version);
-  result.parameters = { ...result.parameters, variant: result.modelVersion, routing: pick.routing };
+  const result = await runRoutedV2(routed, repository, model, request, call);
   void reply.header(VARIANT_HEADER, result.modelVersion);
   annotateRequest(req, { variant: result.modelVersion, model });
-  if (ticket && shadowRequest) {
-    // Not the caller's signal or trace: the shadow outlives the request and its answer goes nowhere.
-    const shadowCall: ProtocolCall = call.requestId === undefined ? {} : { requestId: call.requestId };
-    ticket.run(outputsOf(result), (version) => inferV2(repository, model, version, shadowRequest, shadowCall).then(outputsOf));
-  }
   return result;
 }

@@ -4,7 +4,7 @@
 // makes scavenges several times longer and full collections frequent (bench/RESULTS.md). Servers give each
 // request a Cancellation instead; it makes a real AbortSignal only for code that asks for one.
 import type { Tensors } from './tensor.ts';
-import type { CallOptions, ModelHandle } from './types.ts';
+import type { CallOptions, CallRouting, ModelHandle } from './types.ts';
 import { WrappedHandle } from './wrapped-handle.ts';
 import { type ModelOutputs } from './model-outputs.ts';
 
@@ -69,11 +69,13 @@ export class Cancellation implements CancelSignal {
   }
 }
 
-/** A handle whose calls carry `signal` unless they bring their own. Servers make one per model per request. */
+/** A handle whose calls carry `signal` unless they bring their own (and the request's `routing`, when given).
+ * Servers make one per model per request. */
 class CancelledHandle extends WrappedHandle {
   constructor(
     inner: ModelHandle,
     private readonly signal: CancelSignal,
+    private readonly routing: CallRouting | undefined,
   ) {
     super(inner);
   }
@@ -87,15 +89,19 @@ class CancelledHandle extends WrappedHandle {
   }
 
   private withSignal(options: CallOptions | undefined): CallOptions {
-    return options?.signal ? options : { ...options, signal: this.signal };
+    if (options?.signal && (options.routing || !this.routing)) return options;
+    const out: CallOptions = { ...options };
+    out.signal ??= this.signal;
+    if (this.routing) out.routing ??= this.routing;
+    return out;
   }
 }
 
-/** `handles` whose calls are cancelled with `signal` (unless a call brings its own signal). */
-export function handlesCancelledWith<H extends Readonly<Record<string, ModelHandle>>>(handles: H, signal: CancelSignal): H {
+/** `handles` whose calls are cancelled with `signal` (unless a call brings its own signal) and carry `routing`. */
+export function handlesCancelledWith<H extends Readonly<Record<string, ModelHandle>>>(handles: H, signal: CancelSignal, routing?: CallRouting): H {
   // Plain properties set in a loop, not accessors: objects given fresh accessor closures each get a map of their
   // own, which the garbage collector then keeps (see the file comment for what retention costs here).
   const out: Record<string, ModelHandle> = {};
-  for (const key in handles) out[key] = new CancelledHandle(handles[key]!, signal);
+  for (const key in handles) out[key] = new CancelledHandle(handles[key]!, signal, routing);
   return out as H;
 }

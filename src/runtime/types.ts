@@ -45,6 +45,20 @@ export interface CallOptions {
   requestId?: string;
   /** The caller's OpenTelemetry Context (`unknown`, so lower layers need not import OpenTelemetry): a runner's queue and batch spans join it. */
   traceContext?: unknown;
+  /** The service API request a handler's model call belongs to: what a traffic route on the model picks a variant
+   * by (a header, a field of the input) and tells which variant served (set by the server; docs/traffic.md). */
+  routing?: CallRouting;
+}
+
+/** What traffic routing needs of the API request behind a ctx.models call. */
+export interface CallRouting {
+  readonly requestId: string;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The API's parsed input, once parsed (undefined before). */
+  readonly input: unknown;
+  /** Called with the variant a routed call went to (the server names it in the answer and the access log). */
+  routed(model: string, version: string): void;
 }
 
 /** What services and protocol adapters hold: a model they can call, wherever it runs (in-process or in a runner). */

@@ -8,12 +8,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { TiffinError } from '../errors/index.ts';
 import { Cancellation, handlesCancelledWith } from '../runtime/cancellation.ts';
+import type { CallRouting } from '../runtime/types.ts';
 import type { ModelHandles, ModelTags, RequestContext } from '../service/context.ts';
 import { checkMediaType, invokeApi } from '../service/invoke.ts';
 import { MULTIPART_MEDIA_TYPE } from '../service/io-file.ts';
 import { acceptsMediaType, parseContentType, type ParsedMediaType } from '../service/media-type.ts';
 import type { ApiDefinition } from '../service/service.ts';
-import { NO_REQUEST_TRACE, requestTelemetry, type HandlerTelemetry, type PredictionRecord, type UserMetrics } from '../telemetry/index.ts';
+import { NO_REQUEST_TRACE, annotateRequest, requestTelemetry, type HandlerTelemetry, type PredictionRecord, type UserMetrics } from '../telemetry/index.ts';
 import type { AppContext } from './app-context.ts';
 import { errorBody, toTiffinError } from './error-reply.ts';
 import { sendEventStream } from './event-stream.ts';
@@ -80,10 +81,14 @@ function timeoutOf(header: string | string[] | undefined, limit: number): number
 /** A handler's context. A class, so its methods are shared rather than made per request, and the logger child
  * and the AbortSignal are made only when a handler asks for them. Model calls through `models` are cancelled
  * with the request without one (see runtime/cancellation.ts). */
-class ApiContext implements RequestContext<ModelTags> {
+class ApiContext implements RequestContext<ModelTags>, CallRouting {
   status = 200;
   responseHeaders: Record<string, string> | undefined;
   readonly models: ModelHandles<ModelTags>;
+  /** The parsed input, for traffic routes keyed by one of its fields (CallRouting). */
+  input: unknown = undefined;
+  /** `model=version` of each traffic-routed model call, for x-tiffin-variant and the access log. */
+  variants: string | undefined;
   private logger: Logger | undefined;
   private clients: RequestContext<ModelTags>['services'] | undefined;
 
@@ -95,7 +100,20 @@ class ApiContext implements RequestContext<ModelTags> {
     readonly headers: RequestContext<ModelTags>['headers'],
     private readonly telemetry: HandlerTelemetry,
   ) {
-    this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request.cancellation));
+    this.models = telemetry.models(handlesCancelledWith(app.lifecycle.models, request.cancellation, this));
+  }
+
+  /** invokeApi's observer: the parsed input, before the handler runs. */
+  parsed(input: unknown): void {
+    this.input = input;
+  }
+
+  /** CallRouting: a model call went to a traffic route's variant. */
+  routed(model: string, version: string): void {
+    const entry = `${model}=${version}`;
+    if (this.variants === undefined) this.variants = entry;
+    else if (!this.variants.split(', ').includes(entry)) this.variants += `, ${entry}`;
+    this.setHeader('x-tiffin-variant', this.variants);
   }
 
   get signal(): AbortSignal {
@@ -185,9 +203,10 @@ function addApiRoute(fastify: FastifyInstance, app: AppContext, api: ApiDefiniti
       const ctx = new ApiContext(app, call, request.id, api.name, payload.headers, telemetry);
       let result: Awaited<ReturnType<typeof invokeApi>>;
       try {
-        result = await Promise.race([invokeApi(api, payload, ctx, { accept: request.headers.accept }), call.deadline]);
+        result = await Promise.race([invokeApi(api, payload, ctx, { accept: request.headers.accept }, ctx), call.deadline]);
       } finally {
         telemetry.end(); // commits the request's prediction records, whatever the outcome
+        if (ctx.variants !== undefined) annotateRequest(request, { variant: ctx.variants });
       }
       call.settle();
       reply.status(ctx.status);

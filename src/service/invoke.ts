@@ -29,9 +29,12 @@ export async function invokeApi(
   payload: RequestPayload,
   ctx: RequestContext<ModelTags>,
   negotiation: ResponseNegotiation,
+  /** Told the parsed input before the handler runs (the server's traffic routing may key on one of its fields). */
+  observer?: { parsed(input: unknown): void },
 ): Promise<ResponseBody> {
   checkMediaType(api, payload.mediaType);
   const input = await api.input.parse(payload);
+  observer?.parsed(input);
   let result: unknown;
   try {
     result = await api.handler(input, ctx);

@@ -19,6 +19,7 @@ import { ModelStore } from '../store/index.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
 import { RepositoryModelProvider } from './repository-provider.ts';
 import { trafficManagerFor, type TrafficServingOptions } from './traffic-serving.ts';
+import { withTrafficRoutes } from './traffic-handle.ts';
 import type { TrafficManager } from '../traffic/index.ts';
 
 export interface GrpcServingOptions {
@@ -120,7 +121,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     loadUnlisted: options.loadUnlisted ?? false,
     logger,
   });
-  const traffic = options.traffic === false ? undefined : await trafficManagerFor(repository, store, options.traffic ?? {}, logger);
+  const traffic = options.traffic === false ? undefined : await trafficManagerFor(repository, store, options.traffic ?? {}, logger, telemetry.metrics?.registry);
   const { protocols, grpc } = options;
   const bodyLimit = httpOptions.maxBodySize;
   const limits = resolveLimits(httpOptions.limits);
@@ -129,7 +130,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     storeRoot: store.root,
     logger,
     telemetry,
-    provider: new RepositoryModelProvider(repository),
+    provider: withTrafficRoutes(new RepositoryModelProvider(repository), repository, traffic),
     auth: { tokens: auth.tokens, allowedHosts: auth.allowedHosts, routeScope: protocolRouteScope },
     plugins: [
       (app) =>
@@ -157,6 +158,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         shutdownGraceMs: httpOptions.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
         ...(bodyLimit ? { maxMessageBytes: bodyLimit } : {}),
         limits,
+        ...(traffic ? { traffic } : {}),
         // The HTTP server's certificate serves gRPC too (one name, one secret to rotate).
         ...(httpOptions.tls ? { tls: httpOptions.tls } : {}),
       });
@@ -179,7 +181,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         // Both at once: HTTP readiness turns 503 as gRPC stops taking calls, and each waits for its own in-flight
         // requests (HTTP also for every model call, gRPC's included, before it closes its listener).
         await Promise.all([grpcServer?.close(), http.close()]);
-        traffic?.close();
+        await traffic?.close();
         await repository.close();
         if (!options.telemetry) await telemetry.close();
       })();

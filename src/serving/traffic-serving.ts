@@ -3,7 +3,8 @@
 import { dirname, join, resolve } from 'node:path';
 import type { ModelRepository } from '../repository/index.ts';
 import type { ModelStore } from '../store/index.ts';
-import { TrafficManager } from '../traffic/index.ts';
+import type { Registry } from 'prom-client';
+import { TrafficManager, trafficMetrics } from '../traffic/index.ts';
 import type { TrafficSection } from '../config/traffic-section.ts';
 
 export interface TrafficServingOptions {
@@ -25,6 +26,8 @@ export async function trafficManagerFor(
   store: ModelStore,
   options: TrafficServingOptions,
   logger?: { info(o: object, m: string): void; warn(o: object, m: string): void },
+  /** The server's metrics registry: routed calls by variant and the shadows' agreement go there (traffic-metrics.ts). */
+  registry?: Registry,
 ): Promise<TrafficManager> {
   const dir = options.stateDir === false ? undefined : (options.stateDir ?? defaultTrafficDir(store));
   const manager = new TrafficManager({
@@ -34,6 +37,7 @@ export async function trafficManagerFor(
     ...(options.shadowMaxInFlight !== undefined ? { shadowMaxInFlight: options.shadowMaxInFlight } : {}),
     ...(logger ? { logger } : {}),
   });
+  if (registry) trafficMetrics(registry, manager);
   await manager.start();
   return manager;
 }

@@ -1,5 +1,6 @@
-// Thompson sampling over a route's variants: each variant's reward rate has a Beta(1 + rewards, 1 + misses)
-// posterior; a request goes to the variant whose sampled rate is highest. Rewards (0 to 1) arrive later by request
+// Bandits over a route's variants: each variant's reward rate has a Beta(1 + rewards, 1 + misses) posterior.
+// Thompson sampling sends a request to the variant whose sampled rate is highest; epsilon-greedy to the variant with
+// the best posterior mean, or with probability epsilon to a variant drawn uniformly. Rewards (0 to 1) arrive later by request
 // id (POST /v2/models/{m}/feedback), so the variant that served each recent request id is remembered (bounded).
 
 /** Gamma(shape, 1) by Marsaglia and Tsang; shape >= 1 here (Beta parameters start at 1). */
@@ -35,6 +36,15 @@ export interface ArmStats {
 
 const MAX_REMEMBERED = 10_000;
 
+/** The posteriors as routes.json keeps them: per arm its pulls and the summed rewards and misses. */
+export interface BanditStateJson {
+  arms: Record<string, { pulls: number; rewards: number; misses: number }>;
+}
+
+function count(x: unknown): number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : 0;
+}
+
 export class Bandit {
   private readonly reward = new Map<string, number>();
   private readonly miss = new Map<string, number>();
@@ -42,7 +52,44 @@ export class Bandit {
   /** request id → version, oldest first (a Map keeps insertion order). */
   private readonly served = new Map<string, string>();
 
-  /** The variant with the highest sampled rate among `versions`. */
+  /** Posteriors saved by toJSON() (the request ids awaiting feedback are not kept: a restart forgets them). */
+  static fromJSON(json: BanditStateJson | undefined): Bandit {
+    const bandit = new Bandit();
+    for (const [version, arm] of Object.entries(json?.arms ?? {})) {
+      bandit.pulls.set(version, count(arm?.pulls));
+      bandit.reward.set(version, count(arm?.rewards));
+      bandit.miss.set(version, count(arm?.misses));
+    }
+    return bandit;
+  }
+
+  toJSON(): BanditStateJson {
+    const arms: BanditStateJson['arms'] = {};
+    for (const v of new Set([...this.pulls.keys(), ...this.reward.keys()])) {
+      arms[v] = { pulls: this.pulls.get(v) ?? 0, rewards: this.reward.get(v) ?? 0, misses: this.miss.get(v) ?? 0 };
+    }
+    return { arms };
+  }
+
+  /** Epsilon-greedy: with probability `epsilon` a uniformly drawn arm, else the best posterior mean (ties drawn). */
+  chooseGreedy(versions: readonly string[], epsilon: number, random: () => number = Math.random): string {
+    if (random() < epsilon) return versions[Math.min(versions.length - 1, Math.floor(random() * versions.length))]!;
+    let best = versions[0]!;
+    let bestMean = -1;
+    let ties = 0;
+    for (const v of versions) {
+      const r = this.reward.get(v) ?? 0;
+      const mean = (1 + r) / (2 + r + (this.miss.get(v) ?? 0));
+      if (mean > bestMean) {
+        bestMean = mean;
+        best = v;
+        ties = 1;
+      } else if (mean === bestMean && random() < 1 / ++ties) best = v; // reservoir: each tied arm equally likely
+    }
+    return best;
+  }
+
+  /** Thompson sampling: the variant with the highest sampled rate among `versions`. */
   choose(versions: readonly string[], random: () => number = Math.random): string {
     let best = versions[0]!;
     let bestDraw = -1;

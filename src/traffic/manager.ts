@@ -4,12 +4,12 @@
 import { TiffinError, messageOf } from '../errors/index.ts';
 import type { RepositoryLogger } from '../repository/index.ts';
 import type { Tensor } from '../runtime/tensor.ts';
-import { CompiledRoute, type VariantPick } from './router.ts';
+import { CompiledRoute, type Routing, type VariantPick } from './router.ts';
 import { Bandit, type ArmStats } from './bandit.ts';
-import { parseRoute, routeToJson, routeVersions, type RouteJson, type TrafficRoute } from './route.ts';
+import { isBanditStrategy, parseRoute, routeToJson, routeVersions, type RouteJson, type TrafficRoute } from './route.ts';
 import { ShadowStats, type ShadowStatsJson } from './shadow.ts';
 import { OutcomeWindow, parseRollout, verdict, type RolloutSettings, type RolloutState, type RolloutView } from './rollout.ts';
-import { readState, writeState, type ModelTrafficState, type TrafficAction, type TrafficChange, type TrafficStateFile } from './state-file.ts';
+import { readState, writeState, type ModelTrafficState, type SavedRollout, type TrafficAction, type TrafficChange, type TrafficStateFile } from './state-file.ts';
 
 /** The part of ModelRepository traffic needs. */
 export interface TrafficRepository {
@@ -32,6 +32,14 @@ export interface TrafficManagerOptions {
   historyLimit?: number;
   logLimit?: number;
   logger?: RepositoryLogger;
+  /** Longest a reward waits before the bandit posteriors are written to routes.json (feedback comes per request, so
+   * writes are batched; close() writes what is left). Default 1000 ms. */
+  banditPersistDelayMs?: number;
+}
+
+/** Told of every routed call's outcome (Prometheus counters by variant: traffic/traffic-metrics.ts). */
+export interface RoutedCallSink {
+  routed(model: string, version: string, routing: Routing, ok: boolean): void;
 }
 
 /** What the management API shows of a model. */
@@ -82,6 +90,10 @@ export class TrafficManager {
   private readonly logLimit: number;
   private readonly log: RepositoryLogger;
   private readonly configured: Record<string, unknown>;
+  private readonly banditPersistDelayMs: number;
+  private banditTimer: NodeJS.Timeout | undefined;
+  private banditDirty = false;
+  private sink: RoutedCallSink | undefined;
   /** Serializes changes and their writes. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -93,6 +105,7 @@ export class TrafficManager {
     this.logLimit = options.logLimit ?? 50;
     this.log = options.logger ?? silent;
     this.configured = options.routes ?? {};
+    this.banditPersistDelayMs = options.banditPersistDelayMs ?? 1000;
     // Validate the configured routes now, so a bad tiffin.yaml fails before the server starts.
     for (const [model, spec] of Object.entries(this.configured)) parseRoute(model, spec);
   }
@@ -101,9 +114,12 @@ export class TrafficManager {
    * pins every routed version in the repository so it stays loaded. */
   async start(): Promise<void> {
     const state = this.statePath ? await readState(this.statePath) : undefined;
+    const resume: [string, SavedRollout][] = [];
     for (const [model, saved] of Object.entries(state?.models ?? {})) {
       const route = saved.route ? parseRoute(model, saved.route) : null;
-      const bandit = route?.strategy === 'bandit' ? new Bandit() : undefined;
+      // The posteriors learnt before the restart carry on (the request ids awaiting feedback do not).
+      const bandit = isBanditStrategy(route?.strategy) ? Bandit.fromJSON(saved.bandit) : undefined;
+      if (saved.rollout && (route || saved.rollout.state !== 'running')) resume.push([model, saved.rollout]);
       this.models.set(model, {
         ...(bandit ? { bandit } : {}),
         compiled: route ? new CompiledRoute(model, route, bandit) : undefined,
@@ -116,7 +132,7 @@ export class TrafficManager {
     for (const [model, spec] of Object.entries(this.configured)) {
       if (this.models.has(model)) continue;
       const route = parseRoute(model, spec);
-      const bandit = route.strategy === 'bandit' ? new Bandit() : undefined;
+      const bandit = isBanditStrategy(route.strategy) ? new Bandit() : undefined;
       const entry: ModelTraffic = { ...(bandit ? { bandit } : {}), compiled: new CompiledRoute(model, route, bandit), history: [], log: [], shadow: route.shadow ? new ShadowStats(route.shadow.version) : undefined };
       entry.log.push({ at: new Date().toISOString(), action: 'config', reason: 'tiffin.yaml traffic.routes', route: routeToJson(route) });
       this.models.set(model, entry);
@@ -128,7 +144,20 @@ export class TrafficManager {
         await this.repository.pin(model, version).catch((err: unknown) => this.log.warn({ model, version, err: messageOf(err) }, `cannot pin ${model}:${version} for its traffic route`));
       }
     }
+    for (const [model, saved] of resume) this.resumeRollout(model, saved);
     if (fromConfig) await this.persist();
+  }
+
+  /** Every routed call's outcome goes to `sink` too (the server's Prometheus counters). */
+  observe(sink: RoutedCallSink): void {
+    this.sink = sink;
+  }
+
+  /** Per model with a shadow: its agreement statistics now (for metrics). */
+  shadowStats(): { model: string; stats: ShadowStatsJson }[] {
+    const out: { model: string; stats: ShadowStatsJson }[] = [];
+    for (const [model, e] of this.models) if (e.shadow) out.push({ model, stats: e.shadow.toJSON() });
+    return out;
   }
 
   /** Settles once every change made so far is written. */
@@ -143,9 +172,10 @@ export class TrafficManager {
     return this.models.get(model)?.compiled;
   }
 
-  /** The variant a request goes to (override header, sticky key, weighted split); undefined without a route. */
-  pick(model: string, headers: Record<string, string | string[] | undefined>): VariantPick | undefined {
-    return this.models.get(model)?.compiled?.pick(headers);
+  /** The variant a request goes to (override header, bandit, sticky key, weighted split); undefined without a route.
+   * `input` is a service API's parsed input, for a route whose sticky key is one of its fields. */
+  pick(model: string, headers: Readonly<Record<string, string | string[] | undefined>>, input?: unknown): VariantPick | undefined {
+    return this.models.get(model)?.compiled?.pick(headers, Math.random, input);
   }
 
   /**
@@ -187,10 +217,21 @@ export class TrafficManager {
     };
   }
 
-  /** Stops every running rollout's timer (the server is closing). */
-  close(): void {
-    for (const e of this.models.values()) if (e.rollout?.state === 'running') finish(e.rollout, 'cancelled', 'the server closed');
+  /** Stops every running rollout's timer (the server is closing) and writes the bandits' latest posteriors. A plan
+   * running now stays `running` in routes.json, so the next start resumes it at the step it had reached. */
+  async close(): Promise<void> {
+    for (const e of this.models.values()) {
+      if (e.rollout?.state === 'running' && e.rollout.timer) clearInterval(e.rollout.timer);
+      if (e.rollout) e.rollout.timer = undefined;
+    }
+    this.closed = true;
+    if (this.banditTimer) clearTimeout(this.banditTimer);
+    this.banditTimer = undefined;
+    await this.queue;
+    if (this.banditDirty) await this.persist().catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'cannot write the bandit posteriors'));
   }
+
+  private closed = false;
 
   /** Remembers which variant served a bandit-routed request, for its feedback. */
   served(model: string, requestId: string, version: string): void {
@@ -204,13 +245,28 @@ export class TrafficManager {
     if (!(reward >= 0 && reward <= 1)) throw new TiffinError('BAD_REQUEST', '"reward" must be a number from 0 to 1');
     const version = bandit.feedback(requestId, reward);
     if (version === undefined) throw new TiffinError('NOT_FOUND', `no recent bandit-routed request ${JSON.stringify(requestId)} of ${model} (unknown, already rewarded, or too old)`, { details: { model, id: requestId } });
+    this.banditChanged();
     return version;
   }
 
-  /** The outcome of a routed call, for a running rollout's comparison (a no-op without one). */
-  record(model: string, version: string, ok: boolean, latencyMs: number): void {
+  /** Schedules one write of routes.json for the rewards that came in (a write per reward would fsync per request). */
+  private banditChanged(): void {
+    this.banditDirty = true;
+    if (!this.statePath || this.banditTimer || this.closed) return;
+    this.banditTimer = setTimeout(() => {
+      this.banditTimer = undefined;
+      const write = this.queue.then(() => (this.banditDirty ? this.persist() : undefined));
+      this.queue = write.catch((err: unknown) => this.log.warn({ err: messageOf(err) }, 'cannot write the bandit posteriors'));
+    }, this.banditPersistDelayMs);
+    this.banditTimer.unref();
+  }
+
+  /** The outcome of a routed call: for a running rollout's comparison, and the per-variant counters. `ok` is false
+   * only for the server's failures (a client's bad request is not the variant's fault). */
+  record(model: string, pick: VariantPick, ok: boolean, latencyMs: number): void {
+    this.sink?.routed(model, pick.version, pick.routing, ok);
     const run = this.models.get(model)?.rollout;
-    if (run?.state === 'running') run.windows.get(version)?.record(ok, latencyMs);
+    if (run?.state === 'running') run.windows.get(pick.version)?.record(ok, latencyMs);
   }
 
   /**
@@ -230,17 +286,44 @@ export class TrafficManager {
       settings = { ...parsed, baseline };
       delete (settings as { reason?: string }).reason;
       return { route: stepRoute(settings, 0, current), action: 'rollout', reason: parsed.reason || `rollout of ${parsed.canary}: step 1, ${settings.steps[0]}%` };
-    });
+      // The plan is written with its first step's route: a restart resumes it.
+    }, false, () => this.launch(model, { settings, state: 'running', step: 0, reason: 'started', before, stepStartedAt: Date.now() }));
+    return this.view(model);
+  }
+
+  private launch(model: string, saved: Omit<RolloutRun, 'timer' | 'windows' | 'busy'>): RolloutRun {
     const entry = this.models.get(model)!;
+    const { settings } = saved;
     const run: RolloutRun = {
-      settings, state: 'running', step: 0, reason: 'started', before, stepStartedAt: Date.now(), timer: undefined, busy: false,
+      ...saved, timer: undefined, busy: false,
       windows: new Map([[settings.canary, new OutcomeWindow()], [settings.baseline, new OutcomeWindow()]]),
     };
     entry.rollout = run;
+    if (run.state !== 'running') return run;
     run.timer = setInterval(() => void this.checkRollout(model, run), Math.max(10, Math.min(1000, Math.floor(settings.stepIntervalMs / 4))));
     run.timer.unref();
-    return this.view(model);
+    return run;
   }
+
+  /** A plan that was running when the server stopped goes on from its step, the step's interval counted afresh; its
+   * windows start empty (the calls before the restart are not kept), so the next step waits for minRequests new
+   * calls. A plan that had ended is shown as it ended. */
+  private resumeRollout(model: string, saved: SavedRollout): void {
+    try {
+      const parsed = parseRollout(model, { ...saved.settings });
+      const settings: RolloutSettings = { ...parsed, baseline: saved.settings.baseline };
+      delete (settings as { reason?: string }).reason;
+      const step = Math.min(Math.max(0, Math.floor(saved.step)), settings.steps.length - 1);
+      const before = saved.before ? parseRoute(model, saved.before) : null;
+      const running = saved.state === 'running';
+      const reason = running ? `resumed after a restart at step ${step + 1}` : saved.reason;
+      this.launch(model, { settings, state: saved.state, step, reason, before, stepStartedAt: Date.now() });
+      if (running) this.log.info({ model, step: step + 1 }, `rollout of ${model}: resumed at step ${step + 1} of ${settings.steps.length}`);
+    } catch (err) {
+      this.log.warn({ model, err: messageOf(err) }, `the saved rollout of ${model} could not be resumed`);
+    }
+  }
+
 
   private async checkRollout(model: string, run: RolloutRun): Promise<void> {
     if (run.state !== 'running' || run.busy) return;
@@ -251,19 +334,19 @@ export class TrafficManager {
     try {
       if (bad) {
         const reason = `automatic rollback: ${bad}`;
-        await this.change(model, async () => ({ route: run.before, action: 'rollback', reason }), true);
-        finish(run, 'rolled-back', reason);
+        await this.change(model, async () => ({ route: run.before, action: 'rollback', reason }), true, () => finish(run, 'rolled-back', reason));
       } else if (now - run.stepStartedAt >= s.stepIntervalMs && run.windows.get(s.canary)!.stats(s.windowMs, now).requests >= s.minRequests) {
         if (run.step === s.steps.length - 1) {
           const last = s.steps[run.step]!;
           const reason = `rollout of ${s.canary} complete at ${last}%`;
-          await this.change(model, async (current) => ({ route: last === 100 ? promoted(s.canary, current) : stepRoute(s, run.step, current), action: 'rollout', reason }), true);
-          finish(run, 'complete', reason);
+          await this.change(model, async (current) => ({ route: last === 100 ? promoted(s.canary, current) : stepRoute(s, run.step, current), action: 'rollout', reason }), true, () => finish(run, 'complete', reason));
         } else {
-          run.step++;
-          run.stepStartedAt = now;
-          run.reason = `step ${run.step + 1}, ${s.steps[run.step]}%`;
-          await this.change(model, async (current) => ({ route: stepRoute(s, run.step, current), action: 'rollout', reason: `rollout of ${s.canary}: ${run.reason}` }), true);
+          const next = run.step + 1;
+          await this.change(model, async (current) => ({ route: stepRoute(s, next, current), action: 'rollout', reason: `rollout of ${s.canary}: step ${next + 1}, ${s.steps[next]}%` }), true, () => {
+            run.step = next;
+            run.stepStartedAt = now;
+            run.reason = `step ${next + 1}, ${s.steps[next]}%`;
+          });
         }
       }
     } catch (err) {
@@ -281,9 +364,13 @@ export class TrafficManager {
     return this.change(model, async (current) => {
       const body = (typeof spec === 'object' && spec !== null ? { ...(spec as Record<string, unknown>) } : spec) as Record<string, unknown>;
       if (typeof body === 'object' && body !== null && current) {
-        if (!('sticky' in body) && current.sticky) body.sticky = current.sticky;
+        const json = routeToJson(current);
+        if (!('sticky' in body) && json.sticky) body.sticky = json.sticky;
         if (!('shadow' in body) && current.shadow) body.shadow = current.shadow;
-        if (!('strategy' in body) && current.strategy) body.strategy = current.strategy;
+        if (!('strategy' in body) && current.strategy) {
+          body.strategy = current.strategy;
+          if (!('epsilon' in body) && current.epsilon !== undefined) body.epsilon = current.epsilon;
+        }
       }
       return { route: parseRoute(model, body), action, reason };
     });
@@ -292,10 +379,7 @@ export class TrafficManager {
   /** Sends every request to `version` (keeping the sticky header; a shadow of the same version is dropped). */
   promote(model: string, version: string, reason = ''): Promise<TrafficView> {
     return this.change(model, async (current) => {
-      const route: TrafficRoute = { variants: [{ version, weight: 100 }] };
-      if (current?.sticky) route.sticky = current.sticky;
-      if (current?.shadow && current.shadow.version !== version) route.shadow = current.shadow;
-      return { route: parseRoute(model, routeToJson(route)), action: 'promote', reason: reason || `promoted ${version} to 100%` };
+      return { route: parseRoute(model, routeToJson(promoted(version, current))), action: 'promote', reason: reason || `promoted ${version} to 100%` };
     });
   }
 
@@ -338,6 +422,8 @@ export class TrafficManager {
     model: string,
     decide: (current: TrafficRoute | undefined, entry: ModelTraffic | undefined) => Promise<{ route: TrafficRoute | null; action: TrafficAction; reason: string; pop?: boolean }>,
     fromRollout = false,
+    /** A rollout's own bookkeeping, applied with the route so both reach routes.json in the same write. */
+    alsoApply?: () => void,
   ): Promise<TrafficView> {
     const run = this.queue.then(async () => {
       if (!this.repository.has(model)) {
@@ -357,12 +443,13 @@ export class TrafficManager {
       if (shadowVersion === undefined) entry.shadow = undefined;
       else if (entry.shadow?.version !== shadowVersion) entry.shadow = new ShadowStats(shadowVersion);
       // The swap: requests that already picked a variant keep it; the next ones use the new route.
-      if (route?.strategy === 'bandit') entry.bandit ??= new Bandit();
+      if (isBanditStrategy(route?.strategy)) entry.bandit ??= new Bandit();
       else delete entry.bandit;
       entry.compiled = route ? new CompiledRoute(model, route, entry.bandit) : undefined;
       entry.log.push({ at: new Date().toISOString(), action, reason, route: route ? routeToJson(route) : null });
       if (entry.log.length > this.logLimit) entry.log.splice(0, entry.log.length - this.logLimit);
       this.models.set(model, entry);
+      alsoApply?.();
       this.log.info({ model, action, reason, route: route ? routeToJson(route) : null }, `traffic of ${model}: ${action}${reason ? ` (${reason})` : ''}`);
       await this.persist();
       return this.view(model);
@@ -394,8 +481,15 @@ export class TrafficManager {
   private async persist(): Promise<void> {
     if (!this.statePath) return;
     const models: Record<string, ModelTrafficState> = {};
+    this.banditDirty = false;
     for (const [model, e] of this.models) {
-      models[model] = { route: e.compiled ? routeToJson(e.compiled.route) : null, history: e.history.map((r) => (r ? routeToJson(r) : null)), log: e.log };
+      const saved: ModelTrafficState = { route: e.compiled ? routeToJson(e.compiled.route) : null, history: e.history.map((r) => (r ? routeToJson(r) : null)), log: e.log };
+      if (e.bandit) saved.bandit = e.bandit.toJSON();
+      const run = e.rollout;
+      if (run) {
+        saved.rollout = { settings: run.settings, state: run.state, step: run.step, reason: run.reason, before: run.before ? routeToJson(run.before) : null, stepStartedAt: new Date(run.stepStartedAt).toISOString() };
+      }
+      models[model] = saved;
     }
     const state: TrafficStateFile = { version: 1, models };
     await writeState(this.statePath, state);
@@ -421,14 +515,20 @@ function rolloutView(run: RolloutRun): RolloutView {
 function stepRoute(s: RolloutSettings, step: number, current: TrafficRoute | undefined): TrafficRoute {
   const p = s.steps[step]!;
   const route: TrafficRoute = { variants: [{ version: s.baseline, weight: 100 - p }, { version: s.canary, weight: p }] };
-  if (current?.sticky) route.sticky = current.sticky;
+  keepKeys(route, current);
   if (current?.shadow && current.shadow.version !== s.canary && current.shadow.version !== s.baseline) route.shadow = current.shadow;
   return route;
 }
 
+/** Carries the sticky header and field of `current` over to a route the server builds. */
+function keepKeys(route: TrafficRoute, current: TrafficRoute | undefined): void {
+  if (current?.sticky) route.sticky = current.sticky;
+  if (current?.stickyField) route.stickyField = current.stickyField;
+}
+
 function promoted(version: string, current: TrafficRoute | undefined): TrafficRoute {
   const route: TrafficRoute = { variants: [{ version, weight: 100 }] };
-  if (current?.sticky) route.sticky = current.sticky;
+  keepKeys(route, current);
   if (current?.shadow && current.shadow.version !== version) route.shadow = current.shadow;
   return route;
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { isTiffinError } from '../errors/index.ts';
 import { tempDir } from '../testing/temp-dir.ts';
 import { TrafficManager, type TrafficRepository } from './manager.ts';
-import { parseRoute } from './route.ts';
+import { parseRoute, routeToJson } from './route.ts';
 import { CompiledRoute } from './router.ts';
 
 function compiled(variants: Record<string, number>, sticky?: string): CompiledRoute {
@@ -131,4 +131,26 @@ test('shadow tickets: sampled, bounded in flight (dropped beyond), failures coun
   assert.equal(stats.meanAbsDiff, 0.25);
   assert.equal(stats.inFlight, 0);
   assert.equal(manager.planShadow('m', '1', () => 0.99)?.cancel(), undefined);
+});
+
+test('a sticky field: the API input value keys the variant before the header; routes.json keeps the declaration', () => {
+  const route = new CompiledRoute('m', parseRoute('m', { variants: { '1': 50, '2': 50 }, sticky: { header: 'X-User-Id', field: 'user.id' } }));
+  assert.deepEqual(routeToJson(route.route).sticky, { header: 'x-user-id', field: 'user.id' });
+  const byField = new Map<number, string>();
+  for (let i = 0; i < 500; i++) {
+    const pick = route.pick({ 'x-user-id': 'same-header' }, Math.random, { user: { id: i } });
+    assert.equal(pick.routing, 'sticky');
+    byField.set(i, pick.version);
+    assert.equal(route.pick({}, Math.random, { user: { id: i } }).version, pick.version, 'the same value, the same variant');
+  }
+  const twos = [...byField.values()].filter((v) => v === '2').length;
+  assert.ok(Math.abs(twos - 250) < 3 * Math.sqrt(500 * 0.25), `${twos} of 500 on 2`);
+  // Without the field (or with a value that is no key), the header; without either, the weighted split.
+  const header = route.pick({ 'x-user-id': 'same-header' }, Math.random, { user: {} });
+  assert.equal(header.routing, 'sticky');
+  assert.equal(route.pick({}, Math.random, { user: { id: { nested: true } } }).routing, 'weighted');
+  assert.equal(routeToJson(parseRoute('m', { variants: { '1': 1 }, sticky: 'x-a' })).sticky, 'x-a', 'a header alone stays a string');
+  for (const sticky of [{}, { field: 'a..b' }, { header: 'bad header' }]) {
+    assert.throws(() => parseRoute('m', { variants: { '1': 1 }, sticky }), (err: unknown) => isTiffinError(err, 'TRAFFIC_ROUTE_INVALID'));
+  }
 });

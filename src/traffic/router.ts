@@ -17,11 +17,23 @@ export interface VariantPick {
   routing: Routing;
 }
 
-type Headers = Record<string, string | string[] | undefined>;
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
 function header(headers: Headers, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** The value at a dot path of an API input, as a sticky key: strings, finite numbers and bigints; else undefined. */
+function fieldValue(input: unknown, path: readonly string[]): string | undefined {
+  let v = input;
+  for (const key of path) {
+    if (typeof v !== 'object' || v === null || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'bigint') return String(v);
+  return undefined;
 }
 
 export class CompiledRoute {
@@ -33,6 +45,7 @@ export class CompiledRoute {
   private readonly picks: Record<Routing, VariantPick>[];
   /** The bandit's arms: the variants with weight above 0. */
   private readonly arms: string[];
+  private readonly fieldPath: string[] | undefined;
 
   constructor(
     readonly model: string,
@@ -54,6 +67,7 @@ export class CompiledRoute {
       bandit: Object.freeze({ version, routing: 'bandit' as const }),
     }));
     this.arms = route.variants.filter((v) => v.weight > 0).map((v) => v.version);
+    this.fieldPath = route.stickyField?.split('.');
   }
 
   /** Weighted split by `random` in [0, 1). */
@@ -72,10 +86,11 @@ export class CompiledRoute {
   }
 
   /**
-   * Picks for a request: x-tiffin-variant (any variant or the shadow, weight 0 included), else the sticky header's
-   * value, else weighted random. Throws TRAFFIC_VARIANT_UNKNOWN for an override that is no variant.
+   * Picks for a request: x-tiffin-variant (any variant or the shadow, weight 0 included), else the bandit, else the
+   * sticky key (the API input's field, when the route names one and `input` has it, then the sticky header), else
+   * weighted random. Throws TRAFFIC_VARIANT_UNKNOWN for an override that is no variant.
    */
-  pick(headers: Headers, random: () => number = Math.random): VariantPick {
+  pick(headers: Headers, random: () => number = Math.random, input?: unknown): VariantPick {
     const override = header(headers, VARIANT_HEADER);
     if (override !== undefined && override !== '') {
       const i = this.versions.indexOf(override);
@@ -85,7 +100,14 @@ export class CompiledRoute {
         details: { model: this.model, variant: override, variants: this.versions },
       });
     }
-    if (this.bandit) return this.picks[this.versions.indexOf(this.bandit.choose(this.arms, random))]!.bandit;
+    if (this.bandit) {
+      const arm = this.route.strategy === 'epsilon-greedy' ? this.bandit.chooseGreedy(this.arms, this.route.epsilon ?? 0.1, random) : this.bandit.choose(this.arms, random);
+      return this.picks[this.versions.indexOf(arm)]!.bandit;
+    }
+    if (this.fieldPath !== undefined && input !== undefined) {
+      const key = fieldValue(input, this.fieldPath);
+      if (key !== undefined) return this.stickyFor(key);
+    }
     if (this.route.sticky !== undefined) {
       const key = header(headers, this.route.sticky);
       if (key !== undefined && key !== '') return this.stickyFor(key);

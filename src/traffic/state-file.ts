@@ -5,6 +5,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { TiffinError, messageOf } from '../errors/index.ts';
 import { fsyncDir } from '../store/index.ts';
+import type { BanditStateJson } from './bandit.ts';
+import type { RolloutSettings, RolloutState } from './rollout.ts';
 import type { RouteJson } from './route.ts';
 
 export type TrafficAction = 'config' | 'set' | 'promote' | 'rollback' | 'shadow' | 'delete' | 'rollout';
@@ -24,6 +26,22 @@ export interface ModelTrafficState {
   /** Earlier routes, oldest first: rollback pops the last. */
   history: (RouteJson | null)[];
   log: TrafficChange[];
+  /** A bandit route's posteriors (pulls, rewards, misses per arm). */
+  bandit?: BanditStateJson;
+  /** The last rollout plan: a `running` one resumes at `step` when the server starts again. */
+  rollout?: SavedRollout;
+}
+
+export interface SavedRollout {
+  settings: RolloutSettings;
+  state: RolloutState;
+  /** Index into settings.steps. */
+  step: number;
+  reason: string;
+  /** Where an automatic rollback returns. */
+  before: RouteJson | null;
+  /** ISO time the current step began (informative: a resumed plan counts its step's interval afresh). */
+  stepStartedAt: string;
 }
 
 export interface TrafficStateFile {

@@ -95,13 +95,27 @@ export function decodeInferRequest(message: ModelInferRequest, limits: RequestLi
   return request;
 }
 
-/** The response, every output as raw bytes (a view, not a copy, for fixed-width dtypes). */
+/** Response parameters as InferParameters: strings, booleans, integers (int64) and other numbers (double). */
+function encodeParameters(parameters: V2Parameters): Record<string, InferParameter> {
+  const out: Record<string, InferParameter> = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    if (typeof value === 'string') out[key] = { string_param: value };
+    else if (typeof value === 'boolean') out[key] = { bool_param: value };
+    else if (typeof value === 'number') out[key] = Number.isSafeInteger(value) ? { int64_param: value } : { double_param: value };
+  }
+  return out;
+}
+
+/** The response, every output as raw bytes (a view, not a copy, for fixed-width dtypes); the result's parameters
+ * (traffic routing's variant and routing) as the response's parameters. */
 export function encodeInferResponse(result: V2InferResult, id: string | undefined): ModelInferResponse {
-  return {
+  const response: ModelInferResponse = {
     model_name: result.modelName,
     model_version: result.modelVersion,
     id: id ?? '',
     outputs: result.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.tensor.shape })),
     raw_output_contents: result.outputs.map((o) => tensorToRaw(o.tensor)),
   };
+  if (result.parameters) response.parameters = encodeParameters(result.parameters);
+  return response;
 }

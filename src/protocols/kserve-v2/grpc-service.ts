@@ -8,7 +8,9 @@ import { DEFAULT_LIMITS, type RequestLimits } from '../../limits/index.ts';
 import { NO_REQUEST_TRACE, type Tracing } from '../../telemetry/tracing/tracing.ts';
 import { Cancellation, type CancelSignal } from '../../runtime/cancellation.ts';
 import type { ModelRepository } from '../../repository/index.ts';
+import { RoutedCall, VARIANT_HEADER, type TrafficManager } from '../../traffic/index.ts';
 import { grpcStatusOf, protocolError } from '../error-status.ts';
+import { runRoutedV2 } from '../traffic-infer.ts';
 import type { ServerInfo } from '../server-info.ts';
 import { decodeInferRequest, encodeInferResponse } from './grpc-codec.ts';
 import type {
@@ -34,6 +36,27 @@ function unary<Req, Res>(handler: (request: Req, call: grpc.ServerUnaryCall<Req,
   };
 }
 
+/** Like unary, with trailing metadata: the handler answers { response, trailer }. */
+function unaryWithTrailer<Req, Res>(
+  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<{ response: Res; trailer?: grpc.Metadata }>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => handler(call.request, call))
+      .then(
+        ({ response, trailer }) => callback(null, response, trailer),
+        (err: unknown) => callback({ code: grpcStatusOf(err), details: protocolError(err).message }),
+      );
+  };
+}
+
+/** A call's metadata as headers (text values only), for traffic routing: x-tiffin-variant, a sticky key. */
+function metadataHeaders(metadata: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) if (typeof value === 'string') out[key] = value;
+  return out;
+}
+
 /** Runs `work` with a signal that aborts if the caller cancels (or its deadline passes) before it is done. */
 async function untilCancelled<T>(call: grpc.ServerUnaryCall<unknown, unknown>, work: (signal: CancelSignal) => Promise<T>): Promise<T> {
   const cancellation = new Cancellation();
@@ -57,7 +80,7 @@ const STREAM_IN_FLIGHT = 64;
  * reads slowly cannot make the server buffer without bound. A cancelled stream cancels its running requests.
  */
 function streamInfer(
-  run: (req: ModelInferRequest, requestId: string, signal: CancelSignal) => Promise<ModelInferResponse>,
+  run: (req: ModelInferRequest, requestId: string, signal: CancelSignal, metadata: grpc.Metadata) => Promise<ModelInferResponse>,
 ): grpc.handleBidiStreamingCall<ModelInferRequest, ModelStreamInferResponse> {
   return (call) => {
     const cancellation = new Cancellation();
@@ -71,7 +94,7 @@ function streamInfer(
     call.on('data', (req: ModelInferRequest) => {
       inFlight += 1;
       if (inFlight >= STREAM_IN_FLIGHT) call.pause();
-      const answer = run(req, req.id || randomUUID(), cancellation).then(
+      const answer = run(req, req.id || randomUUID(), cancellation, call.metadata).then(
         (response): ModelStreamInferResponse => ({ error_message: '', infer_response: response }),
         (err: unknown): ModelStreamInferResponse => ({ error_message: protocolError(err).message }),
       );
@@ -91,7 +114,14 @@ function streamInfer(
   };
 }
 
-export function inferenceServiceHandlers(repository: ModelRepository, server: ServerInfo, tracing?: Tracing, limits: RequestLimits = DEFAULT_LIMITS): grpc.UntypedServiceImplementation {
+export function inferenceServiceHandlers(
+  repository: ModelRepository,
+  server: ServerInfo,
+  tracing?: Tracing,
+  limits: RequestLimits = DEFAULT_LIMITS,
+  /** Routes a ModelInfer (and each ModelStreamInfer request) that names no version, as V2 REST (docs/traffic.md). */
+  traffic?: TrafficManager,
+): grpc.UntypedServiceImplementation {
   return {
     ServerLive: unary(() => ({ live: repository.live })),
     ServerReady: unary(() => ({ ready: repository.ready })),
@@ -109,35 +139,51 @@ export function inferenceServiceHandlers(repository: ModelRepository, server: Se
 
     ModelMetadata: unary((req: ModelNameRequest): ModelMetadataResponse => modelMetadata(repository, req.name, req.version || undefined)),
 
-    ModelInfer: unary(async (req: ModelInferRequest, call): Promise<ModelInferResponse> => {
+    ModelInfer: unaryWithTrailer(async (req: ModelInferRequest, call): Promise<{ response: ModelInferResponse; trailer?: grpc.Metadata }> => {
       const request = decodeInferRequest(req, limits);
+      // Picked before the call, so the variant can go out in the initial metadata with the request id.
+      const routed = traffic && !req.model_version ? RoutedCall.begin(traffic, req.model_name, metadataHeaders(call.metadata)) : undefined;
       // The request's own id names it in prediction logs. Without one, a fresh id, sent back as x-request-id metadata
       // (as HTTP answers x-request-id), so the client can still join targets to it.
       let requestId = request.id;
-      if (requestId === undefined) {
-        requestId = randomUUID();
+      if (requestId === undefined || routed) {
         const metadata = new grpc.Metadata();
-        metadata.set(REQUEST_ID_METADATA, requestId);
+        if (requestId === undefined) {
+          requestId = randomUUID();
+          metadata.set(REQUEST_ID_METADATA, requestId);
+        }
+        if (routed) metadata.set(VARIANT_HEADER, routed.version);
         call.sendMetadata(metadata);
       }
       // A SERVER span continuing the caller's `traceparent` metadata; the model call's spans are its children.
       const trace = tracing?.enabled ? tracing.startRpc(INFERENCE_SERVICE, 'ModelInfer', call.metadata.getMap()) : NO_REQUEST_TRACE;
       const traced = trace.span.isRecording() ? { tracing: tracing!, context: trace.context } : undefined;
       try {
+        const protocolCall = (signal: CancelSignal) => ({ requestId, signal, ...(traced ? { trace: traced } : {}) });
         const result = await untilCancelled(call, (signal) =>
-          inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal, ...(traced ? { trace: traced } : {}) }),
+          routed
+            ? runRoutedV2(routed, repository, req.model_name, request, protocolCall(signal))
+            : inferV2(repository, req.model_name, req.model_version || undefined, request, protocolCall(signal)),
         );
         tracing?.endRpc(trace.span);
-        return encodeInferResponse(result, request.id);
+        // With traffic on, every answer names the version that served it, in trailing metadata (as HTTP's header).
+        if (!traffic) return { response: encodeInferResponse(result, request.id) };
+        const trailer = new grpc.Metadata();
+        trailer.set(VARIANT_HEADER, result.modelVersion);
+        return { response: encodeInferResponse(result, request.id), trailer };
       } catch (err) {
         tracing?.endRpc(trace.span, err);
         throw err;
       }
     }),
 
-    ModelStreamInfer: streamInfer(async (req, requestId, signal) => {
+    ModelStreamInfer: streamInfer(async (req, requestId, signal, metadata) => {
       const request = decodeInferRequest(req, limits);
-      const result = await inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal });
+      // A stream's metadata (its sticky key, an override) applies to each of its requests; the variant is in parameters.
+      const routed = traffic && !req.model_version ? RoutedCall.begin(traffic, req.model_name, metadataHeaders(metadata)) : undefined;
+      const result = routed
+        ? await runRoutedV2(routed, repository, req.model_name, request, { requestId, signal })
+        : await inferV2(repository, req.model_name, req.model_version || undefined, request, { requestId, signal });
       return encodeInferResponse(result, request.id);
     }),
 

@@ -8,9 +8,11 @@ import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { RequestLimits } from '../../limits/index.ts';
 import type { ModelRepository, VersionSelector } from '../../repository/index.ts';
 import type { Tracing } from '../../telemetry/tracing/tracing.ts';
+import type { TrafficManager } from '../../traffic/index.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
-import { httpCall, runFor } from '../request-call.ts';
+import { httpCall } from '../request-call.ts';
+import { leaseFor, runPredict } from '../traffic-predict.ts';
 import { readPredictBody, writePredict } from './predict-codec.ts';
 import { modelMetadata, modelStatus } from './status.ts';
 
@@ -20,6 +22,8 @@ export interface TfServingOptions {
   limits: RequestLimits;
   /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
   tracing?: Tracing;
+  /** Traffic routes: a :predict with no version or label in the path goes to the variant its model's route picks. */
+  traffic?: TrafficManager;
 }
 
 interface Target {
@@ -90,10 +94,11 @@ export async function tfServingRoutes(app: FastifyInstance, options: TfServingOp
     if (target.verb !== 'predict') throw notFound(request);
     const body = Buffer.isBuffer(request.body) ? request.body : undefined;
     if (!body || body.byteLength === 0) throw new TiffinError('BAD_REQUEST', 'the predict request has no body');
-    const lease = repository.acquire(target.model, target.selector);
+    const { lease, routed } = leaseFor(options.traffic, repository, target.model, target.selector, request);
     try {
       const decoded = await readPredictBody(body, lease.handle.inputs, options.limits);
-      const results = await runFor(httpCall(request, options.tracing, clientGone(reply)), lease.handle, target.model, decoded.feeds);
+      const call = httpCall(request, options.tracing, clientGone(reply));
+      const results = await runPredict(options.traffic, routed, repository, lease, target.model, decoded.feeds, call, request, reply);
       const names = lease.handle.outputs.length > 0 ? lease.handle.outputs.map((o) => o.name) : Object.keys(results);
       const outputs = names.map((name) => {
         const tensor = results[name];

@@ -9,9 +9,11 @@ import { TiffinError, isTiffinError } from '../../errors/index.ts';
 import type { RequestLimits } from '../../limits/index.ts';
 import type { ModelRepository } from '../../repository/index.ts';
 import type { Tracing } from '../../telemetry/tracing/tracing.ts';
+import type { TrafficManager } from '../../traffic/index.ts';
 import { protocolError } from '../error-status.ts';
 import { acceptRawBodies, clientGone } from '../http-helpers.ts';
-import { httpCall, runFor } from '../request-call.ts';
+import { httpCall } from '../request-call.ts';
+import { leaseFor, runPredict } from '../traffic-predict.ts';
 import { readPredictionsBody, writePredictions } from './predictions-codec.ts';
 
 export interface TorchServeOptions {
@@ -20,6 +22,8 @@ export interface TorchServeOptions {
   limits: RequestLimits;
   /** Traced requests' inference calls get spans (tiffin.inference, queue, batch). */
   tracing?: Tracing;
+  /** Traffic routes: /predictions/{m} (no version) goes to the variant its model's route picks. */
+  traffic?: TrafficManager;
 }
 
 const ERROR_TYPE: Record<number, string> = {
@@ -49,10 +53,11 @@ export async function torchServeRoutes(app: FastifyInstance, options: TorchServe
     const { model, version } = request.params as { model: string; version?: string };
     const raw = Buffer.isBuffer(request.body) ? request.body : undefined;
     if (!raw || raw.byteLength === 0) throw new TiffinError('BAD_REQUEST', 'the prediction request has no body');
-    const lease = repository.acquire(model, version === undefined ? {} : { version });
+    const { lease, routed } = leaseFor(options.traffic, repository, model, version === undefined ? {} : { version }, request);
     try {
       const { feeds, unbatch } = await readPredictionsBody(raw, lease.handle.inputs, options.limits);
-      const results = await runFor(httpCall(request, options.tracing, clientGone(reply)), lease.handle, model, feeds);
+      const call = httpCall(request, options.tracing, clientGone(reply));
+      const results = await runPredict(options.traffic, routed, repository, lease, model, feeds, call, request, reply);
       const names = lease.handle.outputs.length > 0 ? lease.handle.outputs.map((o) => o.name) : Object.keys(results);
       const outputs = names.map((name) => {
         const tensor = results[name];
