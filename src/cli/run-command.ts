@@ -6,8 +6,20 @@ import { openService, runJob, type JobProgress } from '../offline/index.ts';
 import { inputFormatOf } from '../offline/input-rows.ts';
 import { createLogger } from '../telemetry/index.ts';
 import { printJson, reportError } from './output.ts';
+import { TiffinError } from '../errors/index.ts';
 
-interface RunFlags { api: string; input: string; output?: string; errors?: string; concurrency: string; restart?: boolean; json?: boolean }
+interface RunFlags { api: string; input: string; output?: string; errors?: string; concurrency: string; restart?: boolean; json?: boolean; shard?: string }
+
+/** `--shard 2/8`: the third of eight shards (indexes from 0, as JOB_COMPLETION_INDEX counts). */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || !(count >= 1) || !(index < count)) {
+    throw new TiffinError('BAD_REQUEST', `--shard takes index/count with 0 <= index < count, such as 0/4 (an Indexed Job passes $(JOB_COMPLETION_INDEX)/4), got ${JSON.stringify(text)}`);
+  }
+  return { index, count };
+}
 
 function progressLine(p: JobProgress, t0: number): string {
   const secs = (performance.now() - t0) / 1000;
@@ -23,7 +35,9 @@ async function run(target: string, f: RunFlags): Promise<void> {
   const say = (line: string) => process.stderr.write(`tiffin: ${line}\n`);
   const concurrency = Number(f.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a whole number above 0, got ${f.concurrency}`);
-  const output = f.output ?? `${f.input.replace(/\.(jsonl|ndjson|csv)$/i, '')}.out.jsonl`;
+  const shard = f.shard !== undefined ? parseShard(f.shard) : undefined;
+  const base = f.input.replace(/\.(jsonl|ndjson|csv)$/i, '');
+  const output = f.output ?? (shard ? `${base}.part-${shard.index}-of-${shard.count}.out.jsonl` : `${base}.out.jsonl`);
   const opened = await openService(target, log, (w) => say(`warning: ${w}`));
   let interrupt!: () => void;
   const stop = new Promise<void>((r) => (interrupt = r));
@@ -35,7 +49,7 @@ async function run(target: string, f: RunFlags): Promise<void> {
     const summary = await runJob({
       svc: opened.svc, serviceId: opened.id, api: f.api, input: f.input, inputFormat: inputFormatOf(f.input), output,
       outputFormat: output.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl', errors: f.errors ?? `${output}.errors.jsonl`,
-      concurrency, restart: Boolean(f.restart), models: opened.models, log, stop,
+      concurrency, restart: Boolean(f.restart), models: opened.models, log, stop, ...(shard ? { shard } : {}),
       onProgress: (p) => {
         if (tty) process.stderr.write(`\r${progressLine(p, t0)}   `);
         else if (performance.now() - lastLine > 2000) { lastLine = performance.now(); say(`progress: ${progressLine(p, t0)}`); }
@@ -60,6 +74,7 @@ export function runCommand(): Command {
     .option('--errors <file>', 'bad rows as {row, code, message} lines (default <output>.errors.jsonl)')
     .option('--concurrency <n>', 'rows in flight at once, so the batcher can form batches', '64')
     .option('--restart', 'ignore an existing checkpoint and start over')
+    .option('--shard <i/n>', 'one shard of n: every n-th row from row i+1 (rows count from 1, shards from 0), with its own output and checkpoint (default output <input>.part-i-of-n.out.jsonl)')
     .option('--json', 'print the summary as JSON')
     .action(async (target: string, flags: RunFlags) => {
       try {

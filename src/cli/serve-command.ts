@@ -20,6 +20,8 @@ import { BUNDLE_FILE, BUNDLE_LAYOUT, checkBundle, findBundle, linkDependencies, 
 import { loadServiceModule } from '../service/load-module.ts';
 import { reportError } from './output.ts';
 import { RELOAD_CHILD_ENV, superviseWithReload } from './reload.ts';
+import { RUNNER_TOKEN_ENV, RemoteRunners } from '../remote-runners/index.ts';
+import { checkRole, runnerModels, type ServeRole } from './serve-role.ts';
 
 interface ServeFlags {
   port?: string;
@@ -33,6 +35,8 @@ interface ServeFlags {
   models?: string;
   grpcPort?: string;
   grpc?: boolean;
+  role?: string;
+  model?: string;
 }
 
 function say(line: string): void {
@@ -144,7 +148,7 @@ async function serve(file: string | undefined, flags: ServeFlags): Promise<void>
   const config = loadConfig({ file: flags.config, overrides: overridesFrom(flags) });
   const serviceFile = file !== undefined ? resolve(file) : config.service;
   if (serviceFile === undefined) {
-    if (config.models.length > 0) return serveStoreModels(config);
+    if (config.models.length > 0) return serveStoreModels(config, checkRole(flags));
     throw new TiffinError('BAD_REQUEST', 'name the service module to serve: `tiffin serve ./service.ts` (or set `service:` in tiffin.yaml), or serve store models with `tiffin serve --models iris,ocr_det:3` (or `models:` in tiffin.yaml), or a built bundle with `tiffin serve name:version`');
   }
   return serveService(config, serviceFile, flags, new ModelStore(), [file ?? serviceFile]);
@@ -179,6 +183,8 @@ async function serveService(config: TiffinConfig, serviceFile: string, flags: Se
   const root = await loadServiceModule(serviceFile);
   const dependencyPath = process.env[SERVE_DEPENDENCY_ENV];
   const svc = dependencyPath ? dependencyAt(root, dependencyPath) : root;
+  const role = checkRole(flags);
+  if (role.kind === 'runner') return serveRunner(config, runnerModels(config, svc, role.model), store, pull, svc.name);
   let children: SplitChildren | undefined;
   if (flags.split && Object.keys(svc.depends).length > 0) {
     children = await startSplitDependencies(svc, [...target, ...(flags.config ? ['-c', flags.config] : [])], config.dependencies, say);
@@ -190,7 +196,9 @@ async function serveService(config: TiffinConfig, serviceFile: string, flags: Se
   if (pull) await pullMissingModels(config, store, log, { tags: Object.values(svc.models) });
   if (wantsModelServer(config, svc)) {
     // The service's models join the model repository (runner pools), so the protocol routes serve them too.
-    const served = await serveModels(serveModelsOptions(config, { telemetry, service: svc, store }));
+    // --role api: the models run in remote runners (runners: / TIFFIN_RUNNERS), reached over gRPC.
+    const remoteRunners = role.kind === 'api' ? new RemoteRunners(config.runners, { logger: log, defaultToken: process.env[RUNNER_TOKEN_ENV] }) : undefined;
+    const served = await serveModels({ ...serveModelsOptions(config, { telemetry, service: svc, store }), ...(remoteRunners ? { remoteRunners } : {}) });
     exitOnSignals(closing(served, telemetry, children), log);
     printBanner(svc, served.http, serviceFile, config);
     printModelServing(served, config);
@@ -222,12 +230,30 @@ async function awaitReady(server: RunningServer, closer: { close(): Promise<void
   say(`ready at ${server.url} (startup took ${Math.round(performance.now() - t0)} ms)`);
 }
 
+/** `--role runner --model x`: only that model (with its configured batching) over gRPC ModelInfer, for API servers
+ * started with `--role api`; HTTP stays up for probes, metrics and the REST protocols. */
+async function serveRunner(config: TiffinConfig, models: TiffinConfig['models'], store: ModelStore, pull: boolean, service: string): Promise<void> {
+  if (!config.protocols.grpc.enabled) throw new TiffinError('BAD_REQUEST', '--role runner serves its model over gRPC: drop --no-grpc (or protocols.grpc.enabled: false)');
+  const runnerConfig: TiffinConfig = { ...config, models, dependencies: {} };
+  const telemetry = makeTelemetry(runnerConfig, `${service}-runner-${models[0]!.name}`);
+  const log = telemetry.logger;
+  if (pull) await pullMissingModels(runnerConfig, store, log);
+  const served = await serveModels(serveModelsOptions(runnerConfig, { telemetry, store }));
+  exitOnSignals(closing(served, telemetry), log);
+  say(`runner of model ${models[0]!.name} for "${service}"`);
+  printModelServing(served, runnerConfig);
+  printExposure(served.http, runnerConfig);
+  await awaitReady(served.http, closing(served, telemetry));
+}
+
 /** Zero-code serving: the configured store models over the standard protocols, no service module. */
-async function serveStoreModels(config: TiffinConfig): Promise<void> {
+async function serveStoreModels(config: TiffinConfig, role: ServeRole): Promise<void> {
+  if (role.kind === 'runner') return serveRunner(config, runnerModels(config, undefined, role.model), new ModelStore(), config.remote.pullOnStart, 'tiffin-models');
   const telemetry = makeTelemetry(config, 'tiffin-models');
   const log = telemetry.logger;
   if (config.remote.pullOnStart) await pullMissingModels(config, new ModelStore(), log);
-  const served = await serveModels(serveModelsOptions(config, { telemetry }));
+  const remoteRunners = role.kind === 'api' ? new RemoteRunners(config.runners, { logger: log, defaultToken: process.env[RUNNER_TOKEN_ENV] }) : undefined;
+  const served = await serveModels({ ...serveModelsOptions(config, { telemetry }), ...(remoteRunners ? { remoteRunners } : {}) });
   exitOnSignals(closing(served, telemetry), log);
   printModelServing(served, config);
   printExposure(served.http, config);
@@ -249,6 +275,8 @@ export function serveCommand(): Command {
     .option('--grpc-port <port>', 'port of the KServe V2 gRPC server (default 8001)')
     .option('--no-grpc', 'do not start the gRPC server')
     .option('--split', "run each of the service's dependencies (`depends`) in its own process, reached over HTTP on loopback")
+    .option('--role <role>', 'all (default: APIs and models in this process), api (models called on remote runners: runners: / TIFFIN_RUNNERS) or runner (one model over gRPC, with --model)')
+    .option('--model <name>', 'with --role runner: the model to serve (a model name or a key of the service\'s models)')
     .addHelpText('after', '\nEnvironment: TIFFIN_PORT, TIFFIN_HOST, TIFFIN_MAX_BODY_SIZE, TIFFIN_SHUTDOWN_GRACE_MS, TIFFIN_DEVELOPMENT,\nTIFFIN_DOCS, TIFFIN_CORS_ORIGINS, TIFFIN_CORS_CREDENTIALS, TIFFIN_LOG_LEVEL, TIFFIN_LOG_FORMAT, TIFFIN_MODELS,\nTIFFIN_PROTOCOLS, TIFFIN_GRPC_ENABLED, TIFFIN_GRPC_PORT, TIFFIN_GRPC_HOST, TIFFIN_POLL_INTERVAL, TIFFIN_ACCESS_LOG,\nTIFFIN_METRICS_ENABLED, TIFFIN_METRICS_PATH, TIFFIN_TRACING_ENABLED, TIFFIN_MONITORING_DIR, TIFFIN_MONITORING_SAMPLE_RATE\n(flags win over env, env over tiffin.yaml). Tracing follows OTEL_* (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, ...).')
     .action(async (file: string | undefined, flags: ServeFlags) => {
       try {

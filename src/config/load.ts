@@ -11,6 +11,7 @@ import { TokenSet, resolveAuth, type AuthConfig } from '../auth/index.ts';
 import { DEFAULT_LIMITS, LIMIT_ENV_VARS, resolveLimits, type RequestLimits } from '../limits/index.ts';
 import type { TelemetrySections } from '../telemetry/config.ts';
 import type { TrafficSection } from './traffic-section.ts';
+import type { RunnersSection } from '../remote-runners/config.ts';
 import { REMOTE_ENV_VARS, resolveRemote, type RemoteConfig } from '../remote/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
@@ -57,6 +58,7 @@ export const ENV_VARS = {
   TIFFIN_PROTECT_METRICS: 'auth.protectMetrics',
   TIFFIN_ALLOWED_HOSTS: 'auth.allowedHosts',
   TIFFIN_DEPENDENCIES: 'dependencies',
+  TIFFIN_RUNNERS: 'runners',
   ...LIMIT_ENV_VARS,
   ...REMOTE_ENV_VARS,
 } as const;
@@ -104,6 +106,8 @@ export interface TiffinConfig {
   dependencies: Record<string, { url: string; token?: string }>;
   /** The traffic section as given (src/config/traffic-section.ts); absent: no configured routes. */
   traffic?: TrafficSection | undefined;
+  /** Model name -> the gRPC endpoints of its remote runner (`--role api`); empty when none is configured. */
+  runners: RunnersSection;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -132,6 +136,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   limits: DEFAULT_LIMITS,
   remote: resolveRemote({}, {}),
   dependencies: {},
+  runners: {},
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -356,5 +361,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
     remote: resolveRemote(merged.remote, options.env ?? process.env),
     dependencies: merged.dependencies ?? {},
     traffic: merged.traffic,
+    runners: merged.runners ?? {},
   };
 }

@@ -8,6 +8,7 @@ import { trafficSectionSchema } from './traffic-section.ts';
 import { limitsSectionSchema } from '../limits/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { remoteSectionSchema } from '../remote/config.ts';
+import { runnersSectionSchema } from '../remote-runners/config.ts';
 import { accessLogKeys, metricsSectionSchema, monitoringSectionSchema, tracingSectionSchema } from '../telemetry/config.ts';
 import { booleanText, numeric, parseDuration, parseSize } from '../units/index.ts';
 
@@ -130,6 +131,8 @@ export const configFileSchema = z.strictObject({
   dependencies: dependenciesSectionSchema.optional(),
   /** Traffic routes between model versions: splits, sticky A/B, shadows (src/config/traffic-section.ts, docs/traffic.md). */
   traffic: trafficSectionSchema.optional(),
+  /** Where `tiffin serve --role api` finds each model's remote runner: model name -> gRPC endpoints (src/remote-runners/config.ts). */
+  runners: runnersSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

@@ -3,6 +3,8 @@
 // Service, an autoscaling/v2 HPA on CPU and on in-flight requests, a PodDisruptionBudget; a ServiceMonitor and
 // KServe's ServingRuntime + InferenceService when asked. No operator of Tiffin's own: any cluster accepts these.
 import { TiffinError } from '../errors/index.ts';
+import { batchJob, type JobSettings } from './job-manifest.ts';
+import { runnerObjects, type RunnerSettings } from './runner-manifests.ts';
 
 /** What of a bundle the manifests need. */
 export interface DeployedBundle {
@@ -28,6 +30,12 @@ export interface K8sOptions {
   drainSeconds?: number;
   serviceMonitor?: boolean;
   kserve?: boolean;
+  /** Models that run as their own Deployments (`--runners`): one Deployment, headless Service and HPA each, and the
+   * API Deployment serves `--role api` with TIFFIN_RUNNERS pointing at them (runner-manifests.ts). */
+  runners?: readonly string[];
+  runnerSettings?: RunnerSettings;
+  /** Instead of serving objects, an Indexed Job that runs `tiffin run` over the input in shards (job-manifest.ts). */
+  job?: JobSettings;
 }
 
 export const HTTP_PORT = 3000;
@@ -167,6 +175,9 @@ export function kubernetesManifests(bundle: DeployedBundle, options: K8sOptions 
       spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
     },
   ];
+
+  if (options.job) return [batchJob(objects[0]!, options.job)];
+  if (options.runners?.length) objects.push(...runnerObjects(objects[0]!, options.runners, options.runnerSettings));
 
   if (options.serviceMonitor) {
     objects.push({

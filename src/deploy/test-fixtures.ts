@@ -4,6 +4,7 @@
 // InferenceService v1beta1) and prometheus-operator 0.76's monitoring.coreos.com/v1 ServiceMonitor.
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { Job } from 'kubernetes-models/batch/v1/Job';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Container } from 'kubernetes-models/v1/Container';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -69,6 +70,7 @@ const CORE: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Service': Service,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'batch/v1/Job': Job,
 };
 
 /** Throws with the schema's complaint unless `object` is valid for its apiVersion and kind. */

@@ -84,6 +84,8 @@ export const ERROR_CODES = {
   NOT_READY: 503,
   SHUTTING_DOWN: 503,
   RUNNER_FAILED: 500,
+  /** Every endpoint of a remote runner (`tiffin serve --role api`) failed or is down; the message names the runner and its endpoints. */
+  RUNNER_UNAVAILABLE: 503,
   HANDLER_FAILED: 500,
   CONFIG_INVALID: 400,
   SERVICE_INVALID: 422,

@@ -6,7 +6,7 @@ import { TiffinError } from '../errors/index.ts';
 
 export interface Checkpoint {
   /** What the job is: a changed input, service or api refuses to resume. */
-  identity: { input: string; size: number; mtimeMs: number; head: string; service: string; api: string; output: string };
+  identity: { input: string; size: number; mtimeMs: number; head: string; service: string; api: string; output: string; shard?: string };
   rowsDone: number;
   inputOffset: number;
   outputBytes: number;

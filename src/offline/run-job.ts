@@ -34,6 +34,9 @@ export interface JobOptions {
   onProgress?: (p: JobProgress) => void;
   /** Resolves to stop taking rows (SIGINT). */
   stop?: Promise<void>;
+  /** Only rows whose number - 1 is `index` modulo `count` (`--shard index/count`, one pod of an Indexed Job each):
+   * shards together cover every row once. Each shard has its own output and checkpoint. */
+  shard?: { index: number; count: number };
 }
 
 export interface JobProgress { rows: number; ok: number; failed: number; inputOffset: number; inputSize: number; resumedAt: number }
@@ -105,7 +108,10 @@ export async function runJob(o: JobOptions): Promise<JobSummary> {
   checkApiRunsOffline(api);
   const limits = o.limits ?? resolveLimits(undefined);
   const fp = await inputFingerprint(o.input);
-  const identity: Checkpoint['identity'] = { input: resolve(o.input), ...fp, service: o.serviceId, api: o.api, output: o.outputFormat };
+  const identity: Checkpoint['identity'] = {
+    input: resolve(o.input), ...fp, service: o.serviceId, api: o.api, output: o.outputFormat,
+    ...(o.shard ? { shard: `${o.shard.index}/${o.shard.count}` } : {}),
+  };
   const cpPath = `${o.output}.checkpoint.json`;
   const saved = o.restart ? undefined : await readCheckpoint(cpPath);
   if (saved) checkResumable(saved, identity, cpPath);
@@ -118,6 +124,11 @@ export async function runJob(o: JobOptions): Promise<JobSummary> {
 
   const ordered = new OrderedResults(state.rowsDone + 1, (r: RowResult) => {
     let line: string;
+    if (r.skipped) {
+      state.rowsDone = r.row;
+      state.inputOffset = r.end;
+      return;
+    }
     if (r.error) {
       line = `${JSON.stringify({ row: r.row, ...r.error })}\n`;
       errBuf.push(line); pendingErr += Buffer.byteLength(line); state.failed++;
@@ -162,6 +173,7 @@ export async function runJob(o: JobOptions): Promise<JobSummary> {
     for await (const item of readRows(o.input, o.inputFormat, state.inputOffset, state.rowsDone + 1)) {
       while (!stopped && (inFlight >= cap || item.row - ordered.nextRow >= window)) await new Promise<void>((r) => (wake = r));
       if (stopped) break;
+      if (o.shard && (item.row - 1) % o.shard.count !== o.shard.index) { ordered.add({ row: item.row, end: item.end, skipped: true }); continue; }
       if (item.error !== undefined) { ordered.add({ row: item.row, end: item.end, error: { code: 'BAD_REQUEST', message: item.error } }); continue; }
       inFlight++;
       const p: Promise<void> = runRow(api, item.row, item.value, o.models.handles, o.log, limits).then(

@@ -78,7 +78,9 @@ export class ServiceLifecycle {
     switch (this.phase) {
       case 'ready':
         // Probes also ask whether every model can serve; API calls find out from their model, and stay cheap.
-        if (probe && this.opened?.ready && !this.opened.ready()) return new TiffinError('NOT_READY', 'a model this server is meant to serve has no ready version (see /v2/repository/index)', { retryAfter: 1 });
+        if (probe && this.opened?.ready && !this.opened.ready()) {
+          return new TiffinError('NOT_READY', this.opened.notReadyReason?.() ?? 'a model this server is meant to serve has no ready version (see /v2/repository/index)', { retryAfter: 1 });
+        }
         return probe ? this.dependencies.notReady() : undefined;
       case 'loading-models':
         return new TiffinError('NOT_READY', `loading models (${Object.values(this.svc.models).join(', ')})`, { retryAfter: 1 });

@@ -10,6 +10,8 @@ export interface OpenedModels {
   close(): Promise<void>;
   /** Whether the models can serve now (a model unloaded by hand cannot); absent: always, once opened. */
   ready?(): boolean;
+  /** Why they cannot serve when ready() is false (a remote runner with no ready endpoint), for /readyz; absent: a generic message. */
+  notReadyReason?(): string | undefined;
   /** Model calls in flight now (shutdown waits for them, as for requests); absent: not counted. */
   inFlight?(): number;
 }

@@ -9,7 +9,11 @@ import type { ModelProvider, OpenedModels } from '../service/model-provider.ts';
 import { parseTag } from '../store/tag.ts';
 
 export class RepositoryModelProvider implements ModelProvider {
-  constructor(readonly repository: ModelRepository) {}
+  /** `remote`: the remote runners the repository's versions call (`--role api`), whose readiness joins the repository's. */
+  constructor(
+    readonly repository: ModelRepository,
+    private readonly remote?: { notReady(): string | undefined },
+  ) {}
 
   /** Adds the service's models, loads everything, and fails (as a service's startup must) if one of its models has no ready version. */
   async open(models: ModelTags): Promise<OpenedModels> {
@@ -42,6 +46,13 @@ export class RepositoryModelProvider implements ModelProvider {
       }
       handles[key] = this.repository.handle(name, selector);
     }
-    return { handles, close: () => this.repository.close(), ready: () => this.repository.ready, inFlight: () => this.repository.inFlight };
+    const { remote } = this;
+    return {
+      handles,
+      close: () => this.repository.close(),
+      ready: () => this.repository.ready && remote?.notReady() === undefined,
+      notReadyReason: () => (this.repository.ready ? remote?.notReady() : undefined),
+      inFlight: () => this.repository.inFlight,
+    };
   }
 }

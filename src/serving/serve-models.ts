@@ -21,6 +21,8 @@ import { RepositoryModelProvider } from './repository-provider.ts';
 import { trafficManagerFor, type TrafficServingOptions } from './traffic-serving.ts';
 import { withTrafficRoutes } from './traffic-handle.ts';
 import type { TrafficManager } from '../traffic/index.ts';
+import type { RemoteRunners } from '../remote-runners/index.ts';
+import { parseTag } from '../store/tag.ts';
 
 export interface GrpcServingOptions {
   /** Default 8001; 0 picks a free port. */
@@ -64,6 +66,9 @@ export interface ServeModelsOptions {
   telemetry?: Telemetry;
   /** Traffic routes between versions (src/traffic, docs/traffic.md); false turns routing and /v2/traffic off. */
   traffic?: TrafficServingOptions | false;
+  /** `--role api`: every version's calls go to its model's remote runner over gRPC instead of a local runner pool
+   * (src/remote-runners); their readiness joins /readyz. Closed with the server. */
+  remoteRunners?: RemoteRunners;
 }
 
 export interface ModelServer {
@@ -109,7 +114,9 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
       ...(httpOptions.logger ? { logger: httpOptions.logger } : { config: { logging: { level: (httpOptions.logLevel ?? 'info') as LogLevel } } }),
     });
   const logger: Logger = httpOptions.logger ?? telemetry.logger;
-  const loader = options.loader ?? (options.inProcess ? inProcessLoader(new Models(store)) : runnerPoolLoader(store, options.runner));
+  const { remoteRunners } = options;
+  remoteRunners?.requireAll([...(options.models ?? []).map((m) => m.name), ...Object.values(svc.models).map((tag) => parseTag(tag).name)]);
+  const loader = remoteRunners?.loader() ?? options.loader ?? (options.inProcess ? inProcessLoader(new Models(store)) : runnerPoolLoader(store, options.runner));
   const repository = new ModelRepository({
     store,
     // Every version loaded reports inference metrics until it is retired, and logs its calls when its config says `monitor:`.
@@ -130,7 +137,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
     storeRoot: store.root,
     logger,
     telemetry,
-    provider: withTrafficRoutes(new RepositoryModelProvider(repository), repository, traffic),
+    provider: withTrafficRoutes(new RepositoryModelProvider(repository, remoteRunners), repository, traffic),
     auth: { tokens: auth.tokens, allowedHosts: auth.allowedHosts, routeScope: protocolRouteScope },
     plugins: [
       (app) =>
@@ -183,6 +190,7 @@ export async function serveModels(options: ServeModelsOptions): Promise<ModelSer
         await Promise.all([grpcServer?.close(), http.close()]);
         await traffic?.close();
         await repository.close();
+        remoteRunners?.close();
         if (!options.telemetry) await telemetry.close();
       })();
       return closing;

@@ -213,4 +213,25 @@ test('tiffin deploy k8s writes manifests for the bundle that pass the Kubernetes
     validateObject(object);
     if (object.kind === 'Deployment') assert.equal(object.spec!.template!.spec!.containers![0]!.image, 'registry.local/iris:1');
   }
+
+  // --runners: the API and one runner per model (the bundle pins iris), each still valid.
+  const runnersOut = join(await tempDir('ship-k8s-runners'), 'k8s');
+  const split = cli(['deploy', 'k8s', tag, '-o', runnersOut, '--runners'], { TIFFIN_HOME: home });
+  assert.equal(split.status, 0, split.stderr);
+  const yaml = await import('yaml');
+  const splitFiles = (yaml.parse(await readFile(join(runnersOut, 'kustomization.yaml'), 'utf8')) as { resources: string[] }).resources;
+  const splitObjects = await Promise.all(splitFiles.map(async (f) => yaml.parse(await readFile(join(runnersOut, f), 'utf8')) as { apiVersion: string; kind: string; metadata: { name: string } }));
+  for (const object of splitObjects) validateObject(object);
+  assert.deepEqual(splitObjects.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort(), ['iris-service', 'iris-service-runner-iris']);
+
+  // --job: one Indexed Job over a volume, valid; a bad shard count is refused.
+  const jobOut = join(await tempDir('ship-k8s-job'), 'k8s');
+  const job = cli(['deploy', 'k8s', tag, '-o', jobOut, '--job', '--input', 'pvc://data/rows.jsonl', '--output', 'pvc://data/out/', '--shards', '4'], { TIFFIN_HOME: home });
+  assert.equal(job.status, 0, job.stderr);
+  const jobObject = yaml.parse(await readFile(join(jobOut, 'job.yaml'), 'utf8')) as { apiVersion: string; kind: string; spec: { completionMode: string; completions: number } };
+  validateObject(jobObject);
+  assert.deepEqual([jobObject.kind, jobObject.spec.completionMode, jobObject.spec.completions], ['Job', 'Indexed', 4]);
+  const refused = cli(['deploy', 'k8s', tag, '-o', jobOut, '--job', '--input', '/in.jsonl', '--output', '/out', '--shards', 'x'], { TIFFIN_HOME: home });
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--shards takes a whole number/);
 });
