@@ -4,7 +4,7 @@
 // from the order but library code may never import them. Keep this list and ARCHITECTURE.md's table the same.
 const LAYERS = [
   'errors', 'units', 'limits', 'offload', 'auth', 'tls', 'runtime', 'store', 'models', 'onnx', 'batching', 'runner', 'telemetry', 'repository', 'traffic', 'remote',
-  'service', 'client', 'protocols', 'remote-runners', 'server', 'config', 'serving', 'container', 'bundle', 'deploy', 'offline', 'cli',
+  'service', 'tasks', 'client', 'protocols', 'remote-runners', 'server', 'config', 'serving', 'container', 'bundle', 'deploy', 'offline', 'cli',
 ];
 const TEST_CODE = '(\\.test\\.ts$|/test-fixtures(\\.ts$|/)|^src/testing/)';
 

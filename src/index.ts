@@ -3,7 +3,7 @@
 
 // Services: the SDK for describing typed APIs in front of stored models.
 export { service, io, sequence, parallel, mapConcurrent } from './service/index.ts';
-export type { Service, RequestContext, LifecycleContext, DecodedImage, UploadedFile, ModelProvider } from './service/index.ts';
+export type { Service, RequestContext, LifecycleContext, TaskContext, TaskConfig, TaskInfo, TaskHandle, DecodedImage, UploadedFile, ModelProvider } from './service/index.ts';
 
 // Serving.
 export { startServer, type RunningServer, type ServerOptions } from './serving/index.ts';

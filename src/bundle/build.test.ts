@@ -105,3 +105,29 @@ test('a build that cannot finish leaves nothing in the bundle store, and its err
   const badSection = await project({ 'service.ts': SERVICE, 'tiffin.yaml': 'service: ./service.ts\nbundle:\n  env: { "BAD NAME": x }\n' });
   await assert.rejects(buildBundle({ dir: badSection.dir, models: badSection.models, bundles: badSection.bundles }), (e) => isTiffinError(e, 'CONFIG_INVALID') && /bundle\.env/.test(e.message));
 });
+
+test('a service with tasks gets better-sqlite3 in its bundle, from the project, or a build error saying to install it', async () => {
+  const TASKS = `import { service } from ${JSON.stringify(join(SRC, 'index.ts'))};
+import { z } from ${JSON.stringify(fileURLToPath(import.meta.resolve('zod')))};
+export default service('jobs').task('echo', { input: z.object({ s: z.string() }), output: z.object({ s: z.string() }), handler: async (i) => i });
+`;
+  const without = await project({ 'service.ts': TASKS, 'tiffin.yaml': 'service: ./service.ts\n' });
+  await assert.rejects(buildBundle({ dir: without.dir, models: without.models, bundles: without.bundles }), (e) => {
+    assert.ok(isTiffinError(e, 'BUILD_FAILED'));
+    assert.match(e.message, /declares tasks.*npm install better-sqlite3@12/);
+    return true;
+  });
+  assert.deepEqual(await leftovers(without.bundles), []);
+
+  const installed = JSON.parse(await readFile(join(SRC, '../node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string };
+  const withIt = await project({
+    'service.ts': TASKS,
+    'tiffin.yaml': 'service: ./service.ts\n',
+    // What `npm install better-sqlite3` leaves for the build to read: the installed version.
+    'node_modules/better-sqlite3/package.json': JSON.stringify({ name: 'better-sqlite3', version: installed.version }),
+  });
+  const m = await buildBundle({ dir: withIt.dir, models: withIt.models, bundles: withIt.bundles, version: 'v1' });
+  assert.equal(m.dependencies['better-sqlite3'], installed.version);
+  const pkg = JSON.parse(await readFile(join((await withIt.bundles.get('jobs:v1')).dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.equal(pkg.dependencies['better-sqlite3'], installed.version);
+});

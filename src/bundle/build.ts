@@ -16,7 +16,7 @@ import { loadServiceModule } from '../service/load-module.ts';
 import type { ApiMap, Service } from '../service/service.ts';
 import { digestFile, listTree, MANIFEST_FILE, ModelStore, newVersionId, type FileEntry } from '../store/index.ts';
 import { BundleStore } from './bundle-store.ts';
-import { bundleCode } from './code-bundle.ts';
+import { bundleCode, installedVersion } from './code-bundle.ts';
 import { BUNDLE_SCHEMA_VERSION, type BundleManifest, type PinnedModel } from './manifest.ts';
 import { tiffinPackage, writeNpmFiles } from './npm-deps.ts';
 
@@ -59,6 +59,19 @@ function readProject(dir: string, configName: string): { file: string; config: C
 /** Model tags of a service and of every service it depends on, however deep (they run from the same bundle). */
 function serviceModelTags(svc: Service<ModelTags, ApiMap>): string[] {
   return [...Object.values(svc.models), ...Object.values(svc.depends).flatMap((dep) => serviceModelTags(dep as Service<ModelTags, ApiMap>))];
+}
+
+/** True when the service or one it depends on declares tasks: their store needs better-sqlite3 at run time. */
+function declaresTasks(svc: Service<ModelTags, ApiMap>): boolean {
+  return svc.tasks.length > 0 || Object.values(svc.depends).some((dep) => declaresTasks(dep as Service<ModelTags, ApiMap>));
+}
+
+/** The runtime packages Tiffin itself loads only on demand that this service needs (better-sqlite3 for tasks). */
+function onDemandDependencies(svc: Service<ModelTags, ApiMap>, projectDir: string): Record<string, string> {
+  if (!declaresTasks(svc)) return {};
+  const version = installedVersion('better-sqlite3', projectDir);
+  if (version === undefined) throw buildFailed('the service declares tasks, whose store needs better-sqlite3: run `npm install better-sqlite3@12` in the project, then build again', { missing: ['better-sqlite3'] });
+  return { 'better-sqlite3': version };
 }
 
 /** The tags the bundle must hold: the service's (and its dependencies') models, the ones `models:` serves, and `bundle.models`. */
@@ -144,7 +157,8 @@ export async function buildBundle(options: BuildOptions = {}): Promise<BundleMan
     step(5, 'copying included files');
     await copyIncluded(configDir, section, join(dir, BUNDLE_LAYOUT.app));
     step(6, 'writing package.json and package-lock.json (npm)');
-    await writeNpmFiles(dir, tiffin, code.dependencies, `${name}:${version}, built by tiffin build`);
+    const dependencies = { ...code.dependencies, ...onDemandDependencies(svc, dirname(project.service)) };
+    await writeNpmFiles(dir, tiffin, dependencies, `${name}:${version}, built by tiffin build`);
     step(7, 'writing tiffin.yaml and the Dockerfile');
     const createdAt = new Date().toISOString();
     const labels = { ...(section.labels ?? {}) };
@@ -164,7 +178,7 @@ export async function buildBundle(options: BuildOptions = {}): Promise<BundleMan
       service: { name: svc.name, entry: BUNDLE_LAYOUT.entry, apis: svc.apis.map((a) => a.route) },
       models,
       tiffin: { version: tiffin.version, node: tiffin.node },
-      dependencies: code.dependencies,
+      dependencies,
       env,
       container,
       size: files.reduce((sum, f) => sum + f.size, 0),

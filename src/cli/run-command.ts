@@ -36,7 +36,7 @@ async function run(target: string, f: RunFlags): Promise<void> {
   const concurrency = Number(f.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a whole number above 0, got ${f.concurrency}`);
   const shard = f.shard !== undefined ? parseShard(f.shard) : undefined;
-  const base = f.input.replace(/\.(jsonl|ndjson|csv)$/i, '');
+  const base = f.input.replace(/\.(jsonl|ndjson|csv|parquet)$/i, '');
   const output = f.output ?? (shard ? `${base}.part-${shard.index}-of-${shard.count}.out.jsonl` : `${base}.out.jsonl`);
   const opened = await openService(target, log, (w) => say(`warning: ${w}`));
   let interrupt!: () => void;
@@ -49,7 +49,7 @@ async function run(target: string, f: RunFlags): Promise<void> {
     const summary = await runJob({
       svc: opened.svc, serviceId: opened.id, api: f.api, input: f.input, inputFormat: inputFormatOf(f.input), output,
       outputFormat: output.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl', errors: f.errors ?? `${output}.errors.jsonl`,
-      concurrency, restart: Boolean(f.restart), models: opened.models, log, stop, ...(shard ? { shard } : {}),
+      concurrency, restart: Boolean(f.restart), models: opened.models, services: opened.services, log, stop, ...(shard ? { shard } : {}),
       onProgress: (p) => {
         if (tty) process.stderr.write(`\r${progressLine(p, t0)}   `);
         else if (performance.now() - lastLine > 2000) { lastLine = performance.now(); say(`progress: ${progressLine(p, t0)}`); }
@@ -69,7 +69,7 @@ export function runCommand(): Command {
     .description('offline batch inference: every row of a CSV or JSONL file through an API, outputs in input order, resumable')
     .argument('<service>', 'the service module (./service.ts), or a bundle tag or folder')
     .requiredOption('--api <name>', 'the API to call for each row')
-    .requiredOption('--input <file>', 'rows: .csv (header row) or .jsonl (one JSON value per line)')
+    .requiredOption('--input <file>', 'rows: .csv (header row), .jsonl (one JSON value per line) or .parquet')
     .option('--output <file>', 'outputs: .jsonl ({row, output} per line) or .csv (row, then the flattened output); default <input>.out.jsonl')
     .option('--errors <file>', 'bad rows as {row, code, message} lines (default <output>.errors.jsonl)')
     .option('--concurrency <n>', 'rows in flight at once, so the batcher can form batches', '64')

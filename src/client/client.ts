@@ -1,9 +1,9 @@
 // createClient: one method per API of the service type, over fetch, with a timeout per attempt, retries
 // for failures that are safe to retry, streamed APIs as async iterables, and waiting for readiness.
 import type { ApiMap } from '../service/service.ts';
-import type { CallOptions, Client, ClientBase, WaitOptions } from '../service/calls.ts';
+import type { CallOptions, Client, ClientBase, ResultOptions, TaskHandle, TaskInfo, WaitOptions } from '../service/calls.ts';
 
-export type { ApiMethod, CallOptions, Client, ClientBase, WaitOptions } from '../service/calls.ts';
+export type { ApiMethod, CallOptions, Client, ClientBase, ResultOptions, TaskHandle, TaskInfo, TaskMethods, WaitOptions } from '../service/calls.ts';
 import { ClientError, errorFromResponse } from './client-error.ts';
 import { decodeResponse } from './decode.ts';
 import { encodeInput } from './encode.ts';
@@ -60,12 +60,18 @@ export function createClient<S extends { readonly '~apis'?: ApiMap }>(baseUrl: s
     return typeof options.headers === 'function' ? await options.headers() : { ...options.headers };
   }
 
-  /** One call with its retries; resolves with a successful response whose timer is still running. */
-  async function send(name: string, input: unknown, call: CallOptions): Promise<Sent> {
+  /** One call with its retries; resolves with a successful response whose timer is still running. `target`
+   * addresses a task's route under the API's path (`/submit`, `/status?task_id=`) instead of the API itself. */
+  async function send(name: string, input: unknown, call: CallOptions, target?: { action: string; method: 'GET' | 'POST'; taskId?: string }): Promise<Sent> {
     const url = urlOf(name);
-    const encoded = encodeInput(input);
+    if (target) {
+      url.pathname = `${url.pathname.replace(/\/$/, '')}/${target.action}`;
+      if (target.taskId !== undefined) url.searchParams.set('task_id', target.taskId);
+    }
+    const encoded = target?.method === 'GET' ? { body: undefined, headers: {} } : encodeInput(input);
     const retries = call.retries ?? defaults.retries;
-    const idempotent = call.idempotent ?? defaults.idempotent;
+    // Reading a task's state is safe to repeat; submitting one is not (it would queue a second task).
+    const idempotent = call.idempotent ?? (target?.method === 'GET' || defaults.idempotent);
     const timeoutMs = call.timeoutMs ?? defaults.timeoutMs;
     const headers: Record<string, string> = { accept: ACCEPT, ...(await baseHeaders()), ...encoded.headers, ...call.headers };
     if (call.requestId) headers['x-request-id'] = call.requestId;
@@ -94,7 +100,7 @@ export function createClient<S extends { readonly '~apis'?: ApiMap }>(baseUrl: s
 
       let res: Response;
       try {
-        res = await fetchImpl(url, { method: 'POST', headers, body: encoded.body, signal: controller.signal });
+        res = await fetchImpl(url, { method: target?.method ?? 'POST', headers, body: encoded.body, signal: controller.signal });
       } catch (err) {
         const error = failure(err);
         if (error.code === 'NETWORK_ERROR' && attempt < retries && retryableNetworkError(err, idempotent)) {
@@ -175,6 +181,33 @@ export function createClient<S extends { readonly '~apis'?: ApiMap }>(baseUrl: s
     };
   }
 
+  async function taskCall(name: string, action: string, method: 'GET' | 'POST', taskId: string | undefined, input: unknown, call: CallOptions = {}): Promise<unknown> {
+    return decodeSent(name, await send(name, input, call, { action, method, ...(taskId !== undefined ? { taskId } : {}) }));
+  }
+
+  function taskHandle(name: string, id: string): TaskHandle<unknown> {
+    const info = (action: string, method: 'GET' | 'POST', call?: CallOptions) => taskCall(name, action, method, id, method === 'POST' ? { task_id: id } : undefined, call) as Promise<TaskInfo>;
+    return {
+      id,
+      status: (call) => info('status', 'GET', call),
+      cancel: (call) => info('cancel', 'POST', call),
+      retry: (call) => info('retry', 'POST', call),
+      async result(wait: ResultOptions = {}) {
+        const deadline = wait.timeoutMs === undefined ? Infinity : Date.now() + wait.timeoutMs;
+        for (;;) {
+          const state = await info('status', 'GET', wait.signal ? { signal: wait.signal } : {});
+          if (state.status === 'done') return taskCall(name, 'get', 'GET', id, undefined, wait.signal ? { signal: wait.signal } : {});
+          if (state.status === 'failed' || state.status === 'cancelled') {
+            throw new ClientError(409, state.error?.code ?? 'TASK_NOT_DONE', `task ${id} ${state.status}: ${state.error?.message ?? 'no reason recorded'}`, { details: state });
+          }
+          const interval = wait.pollIntervalMs ?? 500;
+          if (Date.now() + interval > deadline) throw new ClientError(0, 'TIMEOUT', `task ${id} was still ${state.status} after ${wait.timeoutMs} ms; it goes on: ask again later`, { details: state });
+          await sleep(interval, wait.signal);
+        }
+      },
+    };
+  }
+
   async function waitUntilReady(wait: WaitOptions = {}): Promise<void> {
     const timeoutMs = wait.timeoutMs ?? 30_000;
     const deadline = Date.now() + timeoutMs;
@@ -215,7 +248,11 @@ export function createClient<S extends { readonly '~apis'?: ApiMap }>(baseUrl: s
       if (prop === 'then' || prop === 'toJSON') return undefined;
       let method = methods.get(prop);
       if (!method) {
-        method = (input: unknown, call?: CallOptions) => apiCall(prop, input, call);
+        // An API method that also carries a task's methods: which one `prop` is, only the types know.
+        method = Object.assign((input: unknown, call?: CallOptions) => apiCall(prop, input, call), {
+          submit: async (input: unknown, call?: CallOptions) => taskHandle(prop, ((await taskCall(prop, 'submit', 'POST', undefined, input, call)) as TaskInfo).task_id),
+          task: (id: string) => taskHandle(prop, id),
+        });
         methods.set(prop, method);
       }
       return method;

@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, LIMIT_ENV_VARS, resolveLimits, type RequestLimits } fro
 import type { TelemetrySections } from '../telemetry/config.ts';
 import type { TrafficSection } from './traffic-section.ts';
 import type { RunnersSection } from '../remote-runners/config.ts';
+import { TASKS_ENV_VARS, type TasksSection } from './tasks-section.ts';
 import { REMOTE_ENV_VARS, resolveRemote, type RemoteConfig } from '../remote/config.ts';
 import { REST_PROTOCOLS, configFileSchema, type ConfigFile, type LOG_LEVELS } from './schema.ts';
 
@@ -61,6 +62,7 @@ export const ENV_VARS = {
   TIFFIN_RUNNERS: 'runners',
   ...LIMIT_ENV_VARS,
   ...REMOTE_ENV_VARS,
+  ...TASKS_ENV_VARS,
 } as const;
 
 export interface TiffinConfig {
@@ -108,6 +110,8 @@ export interface TiffinConfig {
   traffic?: TrafficSection | undefined;
   /** Model name -> the gRPC endpoints of its remote runner (`--role api`); empty when none is configured. */
   runners: RunnersSection;
+  /** The tasks section as given (src/config/tasks-section.ts); defaults are filled where the store opens. */
+  tasks?: TasksSection | undefined;
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -362,5 +366,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
     dependencies: merged.dependencies ?? {},
     traffic: merged.traffic,
     runners: merged.runners ?? {},
+    tasks: merged.tasks,
   };
 }

@@ -5,6 +5,7 @@ import { authSectionSchema } from '../auth/index.ts';
 import { bundleSectionSchema } from './bundle-section.ts';
 import { dependenciesSectionSchema } from './dependencies-section.ts';
 import { trafficSectionSchema } from './traffic-section.ts';
+import { tasksSectionSchema } from './tasks-section.ts';
 import { limitsSectionSchema } from '../limits/index.ts';
 import { modelsSectionSchema } from '../repository/model-config.ts';
 import { remoteSectionSchema } from '../remote/config.ts';
@@ -133,6 +134,8 @@ export const configFileSchema = z.strictObject({
   traffic: trafficSectionSchema.optional(),
   /** Where `tiffin serve --role api` finds each model's remote runner: model name -> gRPC endpoints (src/remote-runners/config.ts). */
   runners: runnersSectionSchema.optional(),
+  /** Durable async tasks: store folder, retention (src/config/tasks-section.ts, docs/tasks.md). */
+  tasks: tasksSectionSchema.optional(),
 });
 
 export type ConfigFile = z.output<typeof configFileSchema>;

@@ -41,6 +41,17 @@ export const ERROR_CODES = {
   DEPENDENCY_UNAVAILABLE: 503,
   /** A push of a version the bucket already holds (its version.json exists); pass force to replace it. */
   REMOTE_EXISTS: 409,
+  // tasks (src/tasks: durable async jobs)
+  /** No task with that id (never submitted, or deleted by retention). */
+  TASK_NOT_FOUND: 404,
+  /** The task has no result yet (pending, running), or it failed or was cancelled; details.status says which. */
+  TASK_NOT_DONE: 409,
+  /** The task is not in a state that allows the call (retry of a done task, cancel of a finished one). */
+  TASK_STATE_CONFLICT: 409,
+  /** Recorded on a task, not an HTTP answer: a server restart interrupted its run (onRestart decided what next). */
+  TASK_INTERRUPTED: 500,
+  /** The service declares tasks but their store cannot open (better-sqlite3 missing, or its folder not writable). */
+  TASKS_UNAVAILABLE: 500,
   // runtimes
   FRAMEWORK_UNKNOWN: 400,
   MODEL_INVALID: 422,

@@ -1,16 +1,18 @@
-// Rows from a CSV (header row) or JSONL file, each with its 1-based number and the byte offset just past it, so that
+// Rows from a CSV (header row), JSONL or Parquet (parquet-rows.ts) file, each with its 1-based number and the byte offset just past it, so that
 // a resumed run can seek to where its checkpoint stopped instead of reading everything again.
 import { createReadStream } from 'node:fs';
 import { csvValue, parseCsvRecords } from './csv.ts';
+import { readParquetRows } from './parquet-rows.ts';
 
-export type InputFormat = 'csv' | 'jsonl';
+export type InputFormat = 'csv' | 'jsonl' | 'parquet';
 
 export type InputRow =
   | { row: number; end: number; value: unknown; error?: undefined }
   | { row: number; end: number; value?: undefined; error: string };
 
 export function inputFormatOf(path: string): InputFormat {
-  return path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
+  const lower = path.toLowerCase();
+  return lower.endsWith('.csv') ? 'csv' : lower.endsWith('.parquet') ? 'parquet' : 'jsonl';
 }
 
 /** Reads the CSV header (offset 0); returns the column names and where the data starts. */
@@ -27,6 +29,10 @@ async function csvHeader(path: string): Promise<{ columns: string[]; end: number
 
 /** Rows after `from` (a byte offset; 0 for the start) numbered from `firstRow`. Blank lines are skipped, not rows. */
 export async function* readRows(path: string, format: InputFormat, from = 0, firstRow = 1): AsyncGenerator<InputRow> {
+  if (format === 'parquet') {
+    yield* readParquetRows(path, firstRow);
+    return;
+  }
   let columns: string[] = [];
   let offset = from;
   if (format === 'csv') {

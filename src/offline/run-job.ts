@@ -32,6 +32,8 @@ export interface JobOptions {
   log: Logger;
   limits?: RequestLimits;
   onProgress?: (p: JobProgress) => void;
+  /** `ctx.services` for a row (its request id is `row-<n>`): the service's dependencies (open-service.ts). */
+  services?: Services;
   /** Resolves to stop taking rows (SIGINT). */
   stop?: Promise<void>;
   /** Only rows whose number - 1 is `index` modulo `count` (`--shard index/count`, one pod of an Indexed Job each):
@@ -44,14 +46,17 @@ export interface JobSummary extends JobProgress { interrupted: boolean; seconds:
 
 const FLUSH_MS = 1000;
 
+type Services = (requestId: string) => RequestContext<ModelTags>['services'];
+
 /** The handler's context offline: the same shape as the server's, with no HTTP request behind it. */
 class OfflineContext implements RequestContext<ModelTags> {
   readonly headers = {};
-  readonly services = {} as RequestContext<ModelTags>['services'];
   readonly traceId = undefined;
   readonly fetch = globalThis.fetch;
   private logger: Logger | undefined;
-  constructor(readonly requestId: string, readonly api: string, readonly models: ModelHandles<ModelTags>, private readonly base: Logger) {}
+  private clients: RequestContext<ModelTags>['services'] | undefined;
+  constructor(readonly requestId: string, readonly api: string, readonly models: ModelHandles<ModelTags>, private readonly base: Logger, private readonly servicesFor: Services | undefined) {}
+  get services(): RequestContext<ModelTags>['services'] { return (this.clients ??= this.servicesFor?.(this.requestId) ?? ({} as RequestContext<ModelTags>['services'])); }
   get signal(): AbortSignal { return new AbortController().signal; }
   get log(): Logger { return (this.logger ??= this.base.child({ reqId: this.requestId, api: this.api })); }
   get metrics(): never { throw new TiffinError('BAD_REQUEST', 'ctx.metrics is not available under tiffin run'); }
@@ -73,9 +78,9 @@ export function checkApiRunsOffline(api: ApiDefinition): void {
   if (!api.input.accepts.some((t) => t === 'application/json' || t === '*/*')) throw new TiffinError('BAD_REQUEST', `API "${api.name}" takes ${api.input.accepts.join(', ')}; tiffin run feeds each row as JSON`);
 }
 
-async function runRow(api: ApiDefinition, row: number, value: unknown, models: ModelHandles<ModelTags>, log: Logger, limits: RequestLimits): Promise<unknown> {
+async function runRow(api: ApiDefinition, row: number, value: unknown, models: ModelHandles<ModelTags>, log: Logger, limits: RequestLimits, services: Services | undefined): Promise<unknown> {
   const payload = { mediaType: 'application/json', mediaParams: {}, headers: {}, body: Buffer.from(JSON.stringify(value)), parts: undefined, limits };
-  const body = await invokeApi(api, payload, new OfflineContext(`row-${row}`, api.name, models, log), { accept: 'application/json' });
+  const body = await invokeApi(api, payload, new OfflineContext(`row-${row}`, api.name, models, log, services), { accept: 'application/json' });
   if (body.type !== 'body') throw new TiffinError('HANDLER_FAILED', 'the API answered a stream');
   return decodeBody(body);
 }
@@ -176,7 +181,7 @@ export async function runJob(o: JobOptions): Promise<JobSummary> {
       if (o.shard && (item.row - 1) % o.shard.count !== o.shard.index) { ordered.add({ row: item.row, end: item.end, skipped: true }); continue; }
       if (item.error !== undefined) { ordered.add({ row: item.row, end: item.end, error: { code: 'BAD_REQUEST', message: item.error } }); continue; }
       inFlight++;
-      const p: Promise<void> = runRow(api, item.row, item.value, o.models.handles, o.log, limits).then(
+      const p: Promise<void> = runRow(api, item.row, item.value, o.models.handles, o.log, limits, o.services).then(
         (output) => ordered.add({ row: item.row, end: item.end, output }),
         (err: unknown) => ordered.add({ row: item.row, end: item.end, error: rowError(err) }),
       ).finally(() => { inFlight--; started.delete(p); const w = wake; wake = undefined; w?.(); });

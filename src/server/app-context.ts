@@ -6,6 +6,7 @@ import type { ApiMap, Service } from '../service/service.ts';
 import type { Dependencies } from './dependencies.ts';
 import type { ServiceLifecycle } from './lifecycle.ts';
 import type { ResolvedServerOptions } from './options.ts';
+import type { ServiceTasks } from './tasks.ts';
 
 export interface AppContext {
   svc: Service<ModelTags, ApiMap>;
@@ -13,6 +14,8 @@ export interface AppContext {
   lifecycle: ServiceLifecycle;
   /** The services this one calls (`ctx.services`). */
   dependencies: Dependencies;
+  /** The service's tasks (src/server/tasks.ts): their store and queues. */
+  tasks: ServiceTasks;
   log: Logger;
   /** Metrics, access log, tracing and prediction logs of this server. */
   telemetry: Telemetry;

@@ -8,6 +8,7 @@ import { TiffinError } from '../errors/index.ts';
 import { readTls } from '../tls/index.ts';
 import { RESERVED_PATHS } from '../service/service.ts';
 import { registerApiRoutes } from './api-routes.ts';
+import { registerTaskRoutes } from './task-routes.ts';
 import { registerAuth } from './auth-hook.ts';
 import type { AppContext } from './app-context.ts';
 import { registerDocsRoutes } from './docs-routes.ts';
@@ -30,6 +31,11 @@ export function sendError(reply: FastifyReply, err: TiffinError, development: bo
 function allowedMethods(app: AppContext, path: string): string[] | undefined {
   const cors = app.options.cors !== false ? ['OPTIONS'] : [];
   if (app.svc.apis.some((a) => a.route === path)) return ['POST', ...cors];
+  for (const t of app.svc.tasks) {
+    const action = path.startsWith(`${t.route}/`) ? path.slice(t.route.length + 1) : undefined;
+    if (action === 'status' || action === 'get') return ['GET', 'HEAD', ...cors];
+    if (action === 'submit' || action === 'cancel' || action === 'retry') return ['POST', ...cors];
+  }
   const getPaths: readonly string[] = app.options.docs ? [...HEALTH_PATHS, ...RESERVED_PATHS] : HEALTH_PATHS;
   if (getPaths.includes(path)) return ['GET', 'HEAD', ...cors];
   return undefined;
@@ -129,7 +135,7 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
       reply.header('allow', allowed.join(', '));
       return sendError(reply, new TiffinError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`), options.development);
     }
-    const apis = app.svc.apis.map((a) => `POST ${a.route}`);
+    const apis = [...app.svc.apis.map((a) => `POST ${a.route}`), ...app.svc.tasks.map((t) => `POST ${t.route}/submit`)];
     const docs = options.docs ? '; see /docs' : '';
     const message = `no route for ${request.method} ${path}; the APIs are ${apis.join(', ') || '(none)'}${docs}`;
     return sendError(reply, new TiffinError('NOT_FOUND', message, { details: { apis: app.svc.apis.map((a) => ({ name: a.name, method: 'POST', path: a.route })) } }), options.development);
@@ -137,6 +143,7 @@ export async function buildApp(app: AppContext): Promise<FastifyInstance> {
 
   registerHealthRoutes(fastify, app);
   await registerApiRoutes(fastify, app);
+  registerTaskRoutes(fastify, app);
   for (const plugin of options.plugins) await fastify.register(plugin);
   if (options.docs) await registerDocsRoutes(fastify, app);
   return fastify;

@@ -44,16 +44,26 @@ function wrapClient(key: string, service: string, url: string, client: Record<st
     get(target, prop) {
       const value = target[prop as string];
       if (typeof value !== 'function' || prop === 'waitUntilReady') return value;
-      return (input: unknown, options: Record<string, unknown> = {}) => {
+      const withDefaults = (options: Record<string, unknown>) => {
         const base = defaults();
+        return { ...base, ...options, headers: { ...(base.headers as object), ...(options.headers as object) } };
+      };
+      const method = (input: unknown, options: Record<string, unknown> = {}) => {
         let result: unknown;
         try {
-          result = (value as (i: unknown, o: unknown) => unknown)(input, { ...base, ...options, headers: { ...(base.headers as object), ...(options.headers as object) } });
+          result = (value as (i: unknown, o: unknown) => unknown)(input, withDefaults(options));
         } catch (err) {
           throw dependencyError(key, service, url, err);
         }
         return mapFailures(result as Promise<unknown> & Partial<AsyncIterable<unknown>>, (err) => dependencyError(key, service, url, err));
       };
+      // A dependency's task (`ctx.services.dep.job.submit(...)`): submitted with the caller's request id; the
+      // handle's later calls are the client's own.
+      const task = value as { submit?: (i: unknown, o: unknown) => Promise<unknown>; task?: unknown };
+      return Object.assign(method, {
+        submit: (input: unknown, options: Record<string, unknown> = {}) => task.submit!(input, withDefaults(options)).catch((err: unknown) => Promise.reject(dependencyError(key, service, url, err))),
+        task: task.task,
+      });
     },
   });
 }

@@ -3,7 +3,9 @@
 import { ERROR_CODES } from '../errors/index.ts';
 import type { JsonSchema } from '../service/io-types.ts';
 import type { ModelTags } from '../service/context.ts';
+import { jsonSchemaOf } from '../service/io-json.ts';
 import type { ApiDefinition, ApiMap, Service } from '../service/service.ts';
+import type { TaskDefinition } from '../service/task-definition.ts';
 import { TENSOR_DTYPE_HEADER, TENSOR_SHAPE_HEADER } from '../service/tensor-codec.ts';
 
 export type OpenApiDocument = Record<string, unknown> & { openapi: '3.1.0'; paths: Record<string, Record<string, unknown>> };
@@ -56,6 +58,59 @@ function apiOperation(api: ApiDefinition): Record<string, unknown> {
   return op;
 }
 
+const TASK_ID_PARAMETER = { name: 'task_id', in: 'query', required: true, schema: { type: 'string' }, description: 'The id submit answered' };
+const TASK_INFO_REF = { $ref: '#/components/schemas/TaskInfo' };
+const TASK_INFO_SCHEMA: JsonSchema = {
+  type: 'object',
+  required: ['task_id', 'task', 'status', 'attempts', 'created_at'],
+  properties: {
+    task_id: { type: 'string' },
+    task: { type: 'string' },
+    status: { type: 'string', enum: ['pending', 'running', 'done', 'failed', 'cancelled'] },
+    attempts: { type: 'integer', description: 'Runs started so far (retries and restarts count)' },
+    created_at: { type: 'string', format: 'date-time' },
+    started_at: { type: 'string', format: 'date-time' },
+    finished_at: { type: 'string', format: 'date-time' },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, description: 'Why it failed or was cancelled' },
+  },
+};
+
+/** The five routes of a task: submit, status, get (the result), cancel, retry. */
+function taskPaths(task: TaskDefinition): Record<string, Record<string, unknown>> {
+  const tags = task.tags.length ? { tags: [...task.tags] } : {};
+  const info = (description: string) => ({ description, content: { 'application/json': { schema: TASK_INFO_REF } } });
+  const notFound = { $ref: '#/components/responses/TaskNotFound' };
+  const byId = (action: string, summary: string, method: 'get' | 'post', ok: Record<string, unknown>, more: Record<string, unknown> = {}) => ({
+    [method]: { operationId: `${task.name}_${action}`, summary, ...tags, parameters: [TASK_ID_PARAMETER, { $ref: '#/components/parameters/RequestId' }], responses: { '200': ok, '400': { $ref: '#/components/responses/BadRequest' }, '404': notFound, ...more } },
+  });
+  const conflict = { '409': errorResponse('The task is not in a state that allows this (TASK_STATE_CONFLICT); details.status says where it is') };
+  return {
+    [`${task.route}/submit`]: {
+      post: {
+        operationId: `${task.name}_submit`,
+        summary: `Submit a ${task.name} task: ${task.summary ?? 'answered at once with its id'}`,
+        ...(task.description ? { description: task.description } : {}),
+        ...tags,
+        parameters: [{ $ref: '#/components/parameters/RequestId' }],
+        requestBody: { required: true, content: { 'application/json': { schema: jsonSchemaOf(task.input, 'input') } } },
+        responses: {
+          '202': { ...info('Accepted: the task is stored and queued'), headers: { location: { schema: { type: 'string' }, description: 'Its status URL' } } },
+          '400': { $ref: '#/components/responses/BadRequest' },
+          '413': { $ref: '#/components/responses/BodyTooLarge' },
+          '415': { $ref: '#/components/responses/UnsupportedMediaType' },
+          '503': { $ref: '#/components/responses/NotReady' },
+        },
+      },
+    },
+    [`${task.route}/status`]: byId('status', `The state of a ${task.name} task`, 'get', info('The task')),
+    [`${task.route}/get`]: byId('get', `The result of a done ${task.name} task`, 'get', { description: 'Its result', content: { 'application/json': { schema: jsonSchemaOf(task.output, 'output') } } }, {
+      '409': errorResponse('Not done yet, or failed or cancelled (TASK_NOT_DONE); details holds its status and error'),
+    }),
+    [`${task.route}/cancel`]: byId('cancel', `Cancel a pending or running ${task.name} task`, 'post', info('The task, now cancelled'), conflict),
+    [`${task.route}/retry`]: byId('retry', `Queue a failed or cancelled ${task.name} task again`, 'post', info('The task, pending again'), conflict),
+  };
+}
+
 function healthOperation(operationId: string, summary: string, ok: JsonSchema, canFail: boolean): Record<string, unknown> {
   const responses: Record<string, unknown> = { '200': { description: 'OK', content: { 'application/json': { schema: ok } } } };
   if (canFail) responses['503'] = { $ref: '#/components/responses/NotReady' };
@@ -65,6 +120,7 @@ function healthOperation(operationId: string, summary: string, ok: JsonSchema, c
 export function openApiDocument(svc: Service<ModelTags, ApiMap>): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const api of svc.apis) paths[api.route] = { post: apiOperation(api) };
+  for (const task of svc.tasks) Object.assign(paths, taskPaths(task));
   const status = (value: string): JsonSchema => ({ type: 'object', required: ['status'], properties: { status: { const: value } } });
   paths['/livez'] = healthOperation('livez', 'The process is up', status('alive'), false);
   paths['/readyz'] = healthOperation('readyz', 'Models are loaded and startup hooks have run', status('ready'), true);
@@ -82,7 +138,7 @@ export function openApiDocument(svc: Service<ModelTags, ApiMap>): OpenApiDocumen
     },
   }, true);
 
-  const tags = [...new Set(svc.apis.flatMap((a) => a.tags))].map((name) => ({ name }));
+  const tags = [...new Set([...svc.apis, ...svc.tasks].flatMap((a) => a.tags))].map((name) => ({ name }));
   const info: Record<string, unknown> = { title: svc.name, version: svc.version };
   if (svc.description) info.description = svc.description;
   return {
@@ -92,6 +148,7 @@ export function openApiDocument(svc: Service<ModelTags, ApiMap>): OpenApiDocumen
     paths,
     components: {
       schemas: {
+        ...(svc.tasks.length ? { TaskInfo: TASK_INFO_SCHEMA } : {}),
         Error: {
           type: 'object',
           required: ['code', 'message', 'requestId'],
@@ -104,7 +161,7 @@ export function openApiDocument(svc: Service<ModelTags, ApiMap>): OpenApiDocumen
           },
         },
       },
-      responses: ERROR_RESPONSES,
+      responses: svc.tasks.length ? { ...ERROR_RESPONSES, TaskNotFound: errorResponse('No task with that id here (TASK_NOT_FOUND): never submitted, or deleted after the retention period') } : ERROR_RESPONSES,
       parameters: {
         RequestId: {
           name: 'x-request-id',

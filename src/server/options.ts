@@ -7,6 +7,7 @@ import type { TlsFiles } from '../tls/index.ts';
 import type { ModelProvider } from '../service/model-provider.ts';
 import type { AuthOptions } from './auth-hook.ts';
 import type { Telemetry } from '../telemetry/index.ts';
+import type { TaskOptions } from './tasks.ts';
 
 export interface CorsOptions {
   /** Allowed origins: a list, or '*' for any. */
@@ -71,6 +72,8 @@ export interface ServerOptions {
   /** Tokens and the scopes of routes (src/auth). Default: no tokens, every scope open; on loopback the Host header is
    * still checked. */
   auth?: AuthOptions;
+  /** Where the service's tasks are kept and for how long (docs/tasks.md). Used only when the service declares tasks. */
+  tasks?: TaskOptions;
 }
 
 /** A fastify plugin that adds routes to the server. */
@@ -114,5 +117,6 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     plugins: options.plugins ?? [],
     dependencies: options.dependencies ?? {},
     auth: options.auth ?? { tokens: new TokenSet([]) },
+    tasks: options.tasks ?? {},
   };
 }

@@ -11,6 +11,7 @@ import type { AppContext } from './app-context.ts';
 import { buildApp } from './app.ts';
 import { Dependencies, type DependencyEndpoint } from './dependencies.ts';
 import { ServiceLifecycle } from './lifecycle.ts';
+import { ServiceTasks } from './tasks.ts';
 import { resolveServerOptions, type ServerOptions } from './options.ts';
 import { Telemetry, type LogLevel } from '../telemetry/index.ts';
 import { watchTls, type SecureContextTarget } from '../tls/index.ts';
@@ -78,6 +79,26 @@ async function dependencyEndpoints(
 }
 
 /**
+ * The dependencies of `svc`, started (in-process servers on loopback ports, unless `options.dependencies` names a
+ * URL) and ready, for code that runs a service's handlers without serving it (`tiffin run`). Close them after.
+ */
+export async function openDependencies(
+  svc: Service<ModelTags, ApiMap>,
+  options: ServerOptions,
+  log: Logger,
+  defaultProvider: (telemetry: Telemetry) => ModelProvider,
+): Promise<Dependencies> {
+  const dependencies = new Dependencies(svc.depends, await dependencyEndpoints(svc, options, log, defaultProvider), log);
+  try {
+    await dependencies.start();
+  } catch (err) {
+    await dependencies.close();
+    throw err;
+  }
+  return dependencies;
+}
+
+/**
  * Serves `svc`. Its models come from `options.provider`, or else from `defaultProvider`, which the serving layer
  * supplies (this layer does not know how models are loaded); it receives the server's telemetry.
  */
@@ -99,12 +120,20 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
   const general: Service<ModelTags, ApiMap> = svc;
   const dependencies = new Dependencies(general.depends, await dependencyEndpoints(general, options, log, defaultProvider), log);
   const lifecycle = new ServiceLifecycle(general, resolved.provider ?? defaultProvider(telemetry), log, dependencies);
-  const app: AppContext = { svc: general, options: resolved, lifecycle, dependencies, log, telemetry, startedAt: Date.now() };
+  let tasks: ServiceTasks;
+  try {
+    tasks = new ServiceTasks(general, resolved.tasks, lifecycle, dependencies, log);
+  } catch (err) {
+    await dependencies.close();
+    throw err;
+  }
+  const app: AppContext = { svc: general, options: resolved, lifecycle, dependencies, tasks, log, telemetry, startedAt: Date.now() };
   const fastify = await buildApp(app);
   try {
     await fastify.listen({ port: resolved.port, host: resolved.host });
   } catch (err) {
     await fastify.close().catch(() => {});
+    tasks.close();
     await dependencies.close();
     const code = (err as { code?: unknown }).code;
     const hint = code === 'EADDRINUSE' ? 'the port is taken; pick another (--port, TIFFIN_PORT or server.port)' : messageOf(err);
@@ -122,7 +151,7 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
   const address = fastify.server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://${urlHost(resolved.host)}:${address.port}`;
 
-  const ready = lifecycle.start();
+  const ready = lifecycle.start().then(() => tasks.start());
   // Callers that never await `ready` must not crash the process with an unhandled rejection; the failure is logged.
   ready.catch(() => {});
 
@@ -134,7 +163,9 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
       // Readiness turns 503 and new requests are refused, but the listener stays open until the requests and model
       // calls (protocol requests, gRPC) accepted before finish: load balancers see the drain in the probe.
       lifecycle.beginDrain();
-      const forced = await lifecycle.waitForInFlight(grace);
+      // Running tasks get the same grace as requests; those still running then go back to their queue's
+      // onRestart policy at the next start.
+      const [forced] = await Promise.all([lifecycle.waitForInFlight(grace), tasks.drain(grace)]);
       const stopped = fastify.close();
       fastify.server.closeIdleConnections();
       // With no API request left, what still holds a connection is a socket that never sent a request (clients
@@ -143,6 +174,7 @@ export async function serveService<M extends ModelTags, A extends ApiMap>(
       fastify.server.closeAllConnections();
       await stopped;
       await lifecycle.stop(grace);
+      tasks.close();
       log.info(`service ${svc.name} stopped`);
       if (ownsTelemetry) await telemetry.close();
     })();

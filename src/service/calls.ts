@@ -1,6 +1,6 @@
 // The shape of a typed call to a service's APIs, as types only: what `createClient` (src/client) returns, and
 // what a handler's `ctx.services.<dependency>` holds. Here, below both, so a service's context can name them.
-import type { ApiMap, ApiTypes } from './service.ts';
+import type { ApiMap, ApiTypes, TaskTypes } from './service.ts';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -22,9 +22,51 @@ export interface WaitOptions {
 
 export type ApisOf<S> = S extends { readonly '~apis'?: infer A } ? NonNullable<A> : never;
 
+/** A task's state, as `<route>/status` answers it. */
+export interface TaskInfo {
+  task_id: string;
+  task: string;
+  status: 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+  /** Runs started so far (retries and restarts count). */
+  attempts: number;
+  created_at: string;
+  started_at?: string;
+  finished_at?: string;
+  /** Why it failed or was cancelled. */
+  error?: { code: string; message: string };
+}
+
+export interface ResultOptions {
+  /** Give up waiting (the task goes on) after this long. Default: wait as long as it takes. */
+  timeoutMs?: number;
+  /** Time between status polls. Default 500 ms. */
+  pollIntervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One submitted task, by its id. */
+export interface TaskHandle<Out> {
+  readonly id: string;
+  status(options?: CallOptions): Promise<TaskInfo>;
+  /** Waits for the task to finish and returns its result; a failed or cancelled task rejects with its error. */
+  result(options?: ResultOptions): Promise<Out>;
+  cancel(options?: CallOptions): Promise<TaskInfo>;
+  /** Queues a failed or cancelled task again. */
+  retry(options?: CallOptions): Promise<TaskInfo>;
+}
+
+/** A task as a client sees it: `await client.summarize.submit(input)`, or `client.summarize.task(id)` later. */
+export interface TaskMethods<In, Out> {
+  submit(input: In, options?: CallOptions): Promise<TaskHandle<Out>>;
+  /** A handle on a task submitted earlier (by this process or another). */
+  task(id: string): TaskHandle<Out>;
+}
+
 /** One API as a client method: a promise of the output, or an async iterable of items for streamed APIs. */
 export type ApiMethod<T> =
-  T extends ApiTypes<infer In, infer Out, true>
+  T extends TaskTypes<infer In, infer Out>
+    ? TaskMethods<In, Out>
+    : T extends ApiTypes<infer In, infer Out, true>
     ? (input: In, options?: CallOptions) => Out
     : T extends ApiTypes<infer In, infer Out, boolean>
       ? (input: In, options?: CallOptions) => Promise<Out>

@@ -51,3 +51,19 @@ export interface RequestContext<M extends ModelTags, D extends DependencyMap = {
   /** The request's W3C trace id, when it has one (tracing on, or a `traceparent` came in). */
   readonly traceId: string | undefined;
 }
+
+export interface TaskContext<M extends ModelTags, D extends DependencyMap = {}> {
+  /** The task's id (what submit answered). */
+  readonly taskId: string;
+  /** The task kind. */
+  readonly task: string;
+  /** 1 on the first run; more after a retry or a restart that re-queued it. */
+  readonly attempt: number;
+  readonly models: ModelHandles<M>;
+  readonly services: ServiceClients<D>;
+  /** Fires when the task is cancelled, or when the server shuts down before it finished (it then runs again after
+   * the restart, by its onRestart policy): stop work and return. */
+  readonly signal: AbortSignal;
+  /** A logger bound to this task's id. */
+  readonly log: Logger;
+}

@@ -1,12 +1,13 @@
-// Owns: the service SDK: the service()/api() builder, io kinds, request and lifecycle contexts, API invocation, the ModelProvider seam.
+// Owns: the service SDK: the service()/api()/task() builder, io kinds, request and lifecycle contexts, API invocation, the ModelProvider seam.
 // Knows nothing about: fastify, HTTP servers or where models run (a ModelProvider hands them in).
 export { service, isService, Service, RESERVED_API_NAMES, RESERVED_PATHS } from './service.ts';
 export type {
   ApiConfig, ApiDefinition, ApiMap, ApiTypes, ApiTypesOf, Empty, Handler, InputSpec, InputValue, InputWire,
-  LifecycleHook, OutputReturn, OutputSpec, OutputWire, ServiceOptions,
+  LifecycleHook, OutputReturn, OutputSpec, OutputWire, ServiceOptions, TaskTypes,
 } from './service.ts';
-export type { DependencyMap, LifecycleContext, ModelHandles, ModelTags, RequestContext } from './context.ts';
-export type { AnyService, ServiceClients } from './calls.ts';
+export type { DependencyMap, LifecycleContext, ModelHandles, ModelTags, RequestContext, TaskContext } from './context.ts';
+export type { AnyService, ServiceClients, TaskHandle, TaskInfo, TaskMethods } from './calls.ts';
+export { type TaskConfig, type TaskDefinition, type TaskHandler } from './task-definition.ts';
 export { mapConcurrent, parallel, sequence } from './compose.ts';
 export { io } from './io.ts';
 export { JsonIO, jsonSchemaOf } from './io-json.ts';

@@ -45,6 +45,15 @@ test('names, routes, tags and kinds that cannot work are refused with SERVICE_IN
   invalid(() => svc.api('b', { input: io.text(), output: io.text(), route: '/readyz', handler: (s) => s }), /reserved for the server/);
   invalid(() => svc.api('b', { input: io.text(), output: io.text(), route: '/a', handler: (s) => s }), /already taken by API "a"/);
   invalid(() => svc.api('b', { input: io.text(), output: io.text(), route: 'v1/:id', handler: (s) => s }), /must be a path/);
+  const withTask = svc.task('job', { input: z.object({}), output: z.object({}), handler: () => ({}) });
+  invalid(() => withTask.task('job', { input: z.object({}), output: z.object({}), handler: () => ({}) }), /already has a task named "job"/);
+  invalid(() => withTask.api('job', { input: io.text(), output: io.text(), handler: (s) => s }), /already has a task named "job"/);
+  invalid(() => withTask.api('b', { input: io.text(), output: io.text(), route: '/job/submit', handler: (s) => s }), /route \/job\/submit is already taken by task "job"/);
+  invalid(() => svc.task('b', { input: z.object({}), output: z.object({}), route: '/docs', handler: () => ({}) }), /reserved for the server/);
+  invalid(() => svc.task('b', { input: z.object({}), output: z.object({}), concurrency: 0, handler: () => ({}) }), /concurrency must be a whole number above 0/);
+  // @ts-expect-error task inputs are JSON: zod schemas only
+  invalid(() => svc.task('b', { input: io.text(), output: z.object({}), handler: () => ({}) }), /must be zod schemas/);
+  assert.deepEqual(withTask.findTask('job')?.route, '/job');
   // @ts-expect-error a stream is an output kind only
   invalid(() => svc.api('b', { input: io.stream(z.number()), output: io.text(), handler: () => 'x' }), /input must be/);
 });

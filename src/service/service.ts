@@ -1,4 +1,4 @@
-// The service builder: `service(name, { models })` then `.api(...)`, `.onStartup(...)`, `.onShutdown(...)`.
+// The service builder: `service(name, { models })` then `.api(...)`, `.task(...)`, `.onStartup(...)`, `.onShutdown(...)`.
 // Each call returns a new Service whose type carries every API so far, which is what the typed client reads.
 import { z } from 'zod';
 import { TiffinError } from '../errors/index.ts';
@@ -6,6 +6,7 @@ import { parseTag } from '../store/tag.ts';
 import type { DependencyMap, LifecycleContext, ModelTags, RequestContext } from './context.ts';
 import { JsonIO } from './io-json.ts';
 import type { InputIO, OutputIO } from './io-types.ts';
+import { TASK_ACTIONS, defineTask, type TaskConfig, type TaskDefinition } from './task-definition.ts';
 
 /** An API input: an input kind from `io`, or a zod schema (a JSON body). */
 export type InputSpec = InputIO | z.ZodType;
@@ -55,6 +56,11 @@ export interface ApiTypes<In, Out, Streamed extends boolean> {
 
 export type ApiTypesOf<I, O> = ApiTypes<InputWire<I>, OutputWire<O>, O extends { kind: 'stream' } ? true : false>;
 
+/** What the typed client knows of one task: its input and its result, as sent and received. */
+export interface TaskTypes<In, Out> extends ApiTypes<In, Out, false> {
+  task: true;
+}
+
 export type ApiMap = Record<string, ApiTypes<unknown, unknown, boolean>>;
 /** What a new service starts with: no models, no APIs. */
 export type Empty = {};
@@ -103,6 +109,7 @@ interface ServiceState<M extends ModelTags, D extends DependencyMap> {
   models: M;
   depends: D;
   apis: readonly ApiDefinition[];
+  tasks: readonly TaskDefinition[];
   startupHooks: readonly LifecycleHook<ModelTags>[];
   shutdownHooks: readonly LifecycleHook<ModelTags>[];
 }
@@ -121,6 +128,8 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
   readonly depends: Readonly<D>;
   /** APIs in the order they were declared. */
   readonly apis: readonly ApiDefinition[];
+  /** Tasks in the order they were declared. */
+  readonly tasks: readonly TaskDefinition[];
   /** Hooks as the server calls them (with the models the service declared, so typed by M in spirit). */
   readonly startupHooks: readonly LifecycleHook<ModelTags>[];
   readonly shutdownHooks: readonly LifecycleHook<ModelTags>[];
@@ -135,6 +144,7 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
     this.models = state.models;
     this.depends = state.depends;
     this.apis = state.apis;
+    this.tasks = state.tasks;
     this.startupHooks = state.startupHooks;
     this.shutdownHooks = state.shutdownHooks;
   }
@@ -142,7 +152,7 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
   private state(): ServiceState<M, D> {
     return {
       name: this.name, description: this.description, version: this.version, models: this.models, depends: this.depends,
-      apis: this.apis, startupHooks: this.startupHooks, shutdownHooks: this.shutdownHooks,
+      apis: this.apis, tasks: this.tasks, startupHooks: this.startupHooks, shutdownHooks: this.shutdownHooks,
     };
   }
 
@@ -151,16 +161,7 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
     name: N,
     config: ApiConfig<M, I, O, D>,
   ): Service<M, { [K in keyof A | N]: K extends N ? ApiTypesOf<I, O> : K extends keyof A ? A[K] : never }, D> {
-    if (!NAME_PATTERN.test(name)) throw invalid(`API name "${name}" must start with a letter or _ and hold only letters, digits, _ and - (at most 63)`);
-    if ((RESERVED_API_NAMES as readonly string[]).includes(name)) throw invalid(`API name "${name}" is reserved; reserved: ${RESERVED_API_NAMES.join(', ')}`);
-    if (this.apis.some((a) => a.name === name)) throw invalid(`service "${this.name}" already has an API named "${name}"`);
-    const route = config.route ?? `/${name}`;
-    if (!ROUTE_PATTERN.test(route)) throw invalid(`API "${name}": route "${route}" must be a path such as /v1/classify (letters, digits, . _ ~ -; no parameters)`);
-    if ((RESERVED_PATHS as readonly string[]).includes(route) || route.startsWith('/docs/')) {
-      throw invalid(`API "${name}": route ${route} is reserved for the server (${RESERVED_PATHS.join(', ')})`);
-    }
-    const clash = this.apis.find((a) => a.route === route);
-    if (clash) throw invalid(`API "${name}": route ${route} is already taken by API "${clash.name}"`);
+    const route = this.checkNameAndRoutes('API', name, config.route ?? `/${name}`, (r) => [r]);
     const input = toInput(config.input, name);
     const output = toOutput(config.output, name);
     if (typeof config.handler !== 'function') throw invalid(`API "${name}" needs a handler function`);
@@ -185,6 +186,36 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
     return new Service({ ...this.state(), apis: [...this.apis, definition] });
   }
 
+  /** Adds a task: a long job submitted at `POST <route>/submit` (answered at once with its id), run in the
+   * background with `concurrency` at a time, its state and result kept in the task store (docs/tasks.md). */
+  task<const N extends string, I extends z.ZodType, O extends z.ZodType>(
+    name: N,
+    config: TaskConfig<M, I, O, D>,
+  ): Service<M, { [K in keyof A | N]: K extends N ? TaskTypes<z.input<I>, z.output<O>> : K extends keyof A ? A[K] : never }, D> {
+    const route = this.checkNameAndRoutes('task', name, config.route ?? `/${name}`, taskRoutes);
+    return new Service({ ...this.state(), tasks: [...this.tasks, defineTask(name, route, config)] });
+  }
+
+  /** Checks a new API's or task's name and the paths it will take against the server's and the others'. */
+  private checkNameAndRoutes(kind: 'API' | 'task', name: string, route: string, pathsOf: (route: string) => string[]): string {
+    if (!NAME_PATTERN.test(name)) throw invalid(`${kind} name "${name}" must start with a letter or _ and hold only letters, digits, _ and - (at most 63)`);
+    if ((RESERVED_API_NAMES as readonly string[]).includes(name)) throw invalid(`${kind} name "${name}" is reserved; reserved: ${RESERVED_API_NAMES.join(', ')}`);
+    if (this.apis.some((a) => a.name === name)) throw invalid(`service "${this.name}" already has an API named "${name}"`);
+    if (this.tasks.some((t) => t.name === name)) throw invalid(`service "${this.name}" already has a task named "${name}"`);
+    if (!ROUTE_PATTERN.test(route)) throw invalid(`${kind} "${name}": route "${route}" must be a path such as /v1/classify (letters, digits, . _ ~ -; no parameters)`);
+    const taken = new Map<string, string>();
+    for (const a of this.apis) taken.set(a.route, `API "${a.name}"`);
+    for (const t of this.tasks) for (const p of taskRoutes(t.route)) taken.set(p, `task "${t.name}"`);
+    for (const path of pathsOf(route)) {
+      if ((RESERVED_PATHS as readonly string[]).includes(path) || path.startsWith('/docs/')) {
+        throw invalid(`${kind} "${name}": route ${path} is reserved for the server (${RESERVED_PATHS.join(', ')})`);
+      }
+      const clash = taken.get(path);
+      if (clash) throw invalid(`${kind} "${name}": route ${path} is already taken by ${clash}`);
+    }
+    return route;
+  }
+
   /** Runs after the models load and before the service reports ready (warm-up, caches). In order of registration. */
   onStartup(hook: LifecycleHook<M, D>): Service<M, A, D> {
     return new Service({ ...this.state(), startupHooks: [...this.startupHooks, eraseModels(hook)] });
@@ -195,10 +226,20 @@ export class Service<M extends ModelTags = Empty, A extends ApiMap = Empty, D ex
     return new Service({ ...this.state(), shutdownHooks: [...this.shutdownHooks, eraseModels(hook)] });
   }
 
+  /** The task named `name`, if any. */
+  findTask(name: string): TaskDefinition | undefined {
+    return this.tasks.find((t) => t.name === name);
+  }
+
   /** The API named `name`, if any. */
   findApi(name: string): ApiDefinition | undefined {
     return this.apis.find((a) => a.name === name);
   }
+}
+
+/** The paths a task with this route prefix takes. */
+export function taskRoutes(route: string): string[] {
+  return TASK_ACTIONS.map((action) => `${route}/${action}`);
 }
 
 /** The server opens exactly the models the service declared, so the context it builds is a context for M. */
@@ -242,6 +283,7 @@ export function service<const M extends ModelTags = Empty, const D extends Depen
     models,
     depends,
     apis: [],
+    tasks: [],
     startupHooks: [],
     shutdownHooks: [],
   });

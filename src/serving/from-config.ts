@@ -29,6 +29,10 @@ export function serverOptions(config: TiffinConfig): ServerOptions {
     cors: s.cors,
   };
   if (s.tls) options.tls = s.tls;
+  if (config.tasks) {
+    const { dir, retention, inlineResultLimit } = config.tasks;
+    options.tasks = { ...(dir ? { dir } : {}), ...(retention !== undefined ? { retentionMs: retention } : {}), ...(inlineResultLimit !== undefined ? { inlineResultLimit } : {}) };
+  }
   if (Object.keys(config.dependencies).length > 0) options.dependencies = config.dependencies;
   return options;
 }
