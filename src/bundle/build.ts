@@ -66,12 +66,27 @@ function declaresTasks(svc: Service<ModelTags, ApiMap>): boolean {
   return svc.tasks.length > 0 || Object.values(svc.depends).some((dep) => declaresTasks(dep as Service<ModelTags, ApiMap>));
 }
 
-/** The runtime packages Tiffin itself loads only on demand that this service needs (better-sqlite3 for tasks). */
-function onDemandDependencies(svc: Service<ModelTags, ApiMap>, projectDir: string): Record<string, string> {
-  if (!declaresTasks(svc)) return {};
-  const version = installedVersion('better-sqlite3', projectDir);
-  if (version === undefined) throw buildFailed('the service declares tasks, whose store needs better-sqlite3: run `npm install better-sqlite3@12` in the project, then build again', { missing: ['better-sqlite3'] });
-  return { 'better-sqlite3': version };
+/** Optional peer dependencies of Tiffin that a framework's models need at run time (the adapters load them lazily). */
+const FRAMEWORK_PACKAGES: Record<string, readonly string[]> = {
+  transformers: ['@huggingface/transformers'],
+  tfjs: ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-converter'],
+};
+
+/**
+ * The packages Tiffin itself loads only on demand that this bundle needs, at the versions installed in the project:
+ * better-sqlite3 when a service declares tasks, and the framework packages of the pinned models.
+ */
+function onDemandDependencies(svc: Service<ModelTags, ApiMap>, frameworks: Set<string>, projectDir: string): Record<string, string> {
+  const wanted: [string, string][] = [];
+  if (declaresTasks(svc)) wanted.push(['better-sqlite3', 'the service declares tasks, whose store needs']);
+  for (const framework of frameworks) for (const pkg of FRAMEWORK_PACKAGES[framework] ?? []) wanted.push([pkg, `its ${framework} models need`]);
+  const out: Record<string, string> = {};
+  for (const [pkg, why] of wanted) {
+    const version = installedVersion(pkg, projectDir);
+    if (version === undefined) throw buildFailed(`${why} ${pkg}: run \`npm install ${pkg}\` in the project, then build again`, { missing: [pkg] });
+    out[pkg] = version;
+  }
+  return out;
 }
 
 /** The tags the bundle must hold: the service's (and its dependencies') models, the ones `models:` serves, and `bundle.models`. */
@@ -154,10 +169,11 @@ export async function buildBundle(options: BuildOptions = {}): Promise<BundleMan
     const code = await bundleCode(project.service, join(dir, BUNDLE_LAYOUT.app), tiffin.root);
     step(4, 'pinning the models');
     const models = await pinModels(modelRefs(svc, project.config), store, dir);
+    const frameworks = new Set(await Promise.all(models.map(async (m) => (await store.get(`${m.name}:${m.version}`)).manifest.framework)));
     step(5, 'copying included files');
     await copyIncluded(configDir, section, join(dir, BUNDLE_LAYOUT.app));
     step(6, 'writing package.json and package-lock.json (npm)');
-    const dependencies = { ...code.dependencies, ...onDemandDependencies(svc, dirname(project.service)) };
+    const dependencies = { ...code.dependencies, ...onDemandDependencies(svc, frameworks, dirname(project.service)) };
     await writeNpmFiles(dir, tiffin, dependencies, `${name}:${version}, built by tiffin build`);
     step(7, 'writing tiffin.yaml and the Dockerfile');
     const createdAt = new Date().toISOString();

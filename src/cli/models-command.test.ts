@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { appendFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { logisticRegression } from '../onnx/index.ts';
+import { runTiffin as tiffin } from '../testing/cli-process.ts';
 import { tempDir } from '../testing/temp-dir.ts';
-
-const BIN = new URL('../../bin/tiffin.js', import.meta.url).pathname;
-const run = promisify(execFile);
-
-/** Runs the real `tiffin` binary with its own TIFFIN_HOME; never throws, returns code and output. */
-async function tiffin(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, TIFFIN_HOME: home } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 test('tiffin models: save, list, get, verify, export, import and delete from the command line', async () => {
   const home = await tempDir('cli');

@@ -54,7 +54,7 @@ export function modelsCommand(models: () => Models): Command {
     .description('validate a model file or folder and store it as a new version; prints the new tag')
     .argument('<tag>', 'name or name:version (a version is generated when omitted)')
     .argument('<path>', 'model file (for example model.onnx) or folder')
-    .requiredOption('-f, --framework <name>', 'framework of the model: onnx or custom')
+    .requiredOption('-f, --framework <name>', 'framework of the model: onnx, custom, xgboost (model.json or .ubj), lightgbm (model.txt), transformers (a Hugging Face model folder) or tfjs (a TensorFlow.js model.json folder)')
     .option('--entry <file>', 'file to load, when the folder holds several')
     .option('-l, --label <key=value>', 'label to attach (repeatable)', collect)
     .option('-m, --metadata <key=value>', 'metadata to attach; JSON values are parsed (repeatable)', collect)

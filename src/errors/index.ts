@@ -54,6 +54,8 @@ export const ERROR_CODES = {
   TASKS_UNAVAILABLE: 500,
   // runtimes
   FRAMEWORK_UNKNOWN: 400,
+  /** The framework's optional package is not installed (or fails to load); the message says what to install. */
+  FRAMEWORK_UNAVAILABLE: 424,
   MODEL_INVALID: 422,
   MODEL_LOAD_FAILED: 500,
   TENSOR_INVALID: 400,

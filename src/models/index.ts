@@ -37,6 +37,7 @@ export class Models {
       entry: isDir ? options.entry : basename(sourcePath),
       signatures: options.signatures,
       batchable: options.batchable,
+      metadata: options.metadata,
     });
     return this.store.write({
       name,
@@ -46,7 +47,7 @@ export class Models {
       entry: prepared.entry,
       sourcePath,
       labels: options.labels,
-      metadata: options.metadata,
+      metadata: prepared.metadata ? { ...options.metadata, ...prepared.metadata } : options.metadata,
       signatures: prepared.signatures,
       force: options.force,
     });

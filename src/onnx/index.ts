@@ -10,6 +10,7 @@ export {
   type Activation, type IdentityOptions, type LinearOptions, type MlpOptions, type MlpParams,
   type TreeEnsembleOptions, type TreeNode,
 } from './builders.ts';
+export { tokenEmbeddingEncoder, embeddingBagClassifier, type TokenEmbeddingOptions, type EmbeddingClassifierOptions } from './text-models.ts';
 export { decodeModel, DataType, AttributeType, type ModelProtoObject } from './proto.ts';
 export { toFloat16Bits, fromFloat16Bits, toBFloat16Bits, fromBFloat16Bits } from '../runtime/half.ts';
 export { mulberry32, uniformFloat32 } from './random.ts';

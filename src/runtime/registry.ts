@@ -2,11 +2,18 @@
 import { TiffinError } from '../errors/index.ts';
 import { customRuntime } from './custom.ts';
 import { onnxRuntime } from './onnx.ts';
+import { lightgbmRuntime, xgboostRuntime } from './trees/tree-runtime.ts';
+import { transformersRuntime } from './transformers/transformers-runtime.ts';
+import { tfjsRuntime } from './tfjs/tfjs-runtime.ts';
 import type { Runtime } from './types.ts';
 
 const runtimes = new Map<string, Runtime>([
   [onnxRuntime.framework, onnxRuntime],
   [customRuntime.framework, customRuntime],
+  [xgboostRuntime.framework, xgboostRuntime],
+  [lightgbmRuntime.framework, lightgbmRuntime],
+  [transformersRuntime.framework, transformersRuntime],
+  [tfjsRuntime.framework, tfjsRuntime],
 ]);
 
 export function registerRuntime(runtime: Runtime): void {

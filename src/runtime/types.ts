@@ -88,6 +88,9 @@ export interface PreparedModel {
   /** The file (relative to the model folder) that the runtime loads. */
   entry: string;
   signatures: Record<string, Signature>;
+  /** Settings the runtime needs again at load time (a pipeline's task and options), stored in the manifest's
+   * metadata; they take precedence over the user's metadata of the same keys, since they are the checked values. */
+  metadata?: Record<string, unknown>;
 }
 
 export interface PrepareInput {
@@ -99,6 +102,8 @@ export interface PrepareInput {
   signatures?: Record<string, Partial<Signature>>;
   /** Marks every method batchable along dimension 0 (the CLI's --batchable). */
   batchable?: boolean;
+  /** The user's metadata (the CLI's --metadata), where a runtime reads its own settings (e.g. `task`). */
+  metadata?: Record<string, unknown>;
 }
 
 export interface Runtime {

@@ -66,3 +66,13 @@ export function startTiffin(t: TestContext, args: string[], options: StartOption
     });
   return { child, output: () => `${out}\n--- stderr ---\n${err}`, mark: () => out.length, waitFor, exit };
 }
+
+/** Runs the real `tiffin` binary to completion with its own TIFFIN_HOME; never throws, returns code and output. */
+export async function runTiffin(home: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, TIFFIN_HOME: home } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
