@@ -427,7 +427,7 @@ describe('BatchDispatcher queue policy', () => {
     await clock.advance(100);
     const s = dispatcher.stats();
     // #0 alone to the idle replica, then two full batches of 4 (one waiting behind each running one).
-    assert.deepEqual(s.batches.byReason, { idle: 1, full: 2, deadline: 0 });
+    assert.deepEqual(s.batches.byReason, { idle: 1, full: 2, deadline: 0, inline: 0 });
     assert.deepEqual(s.batchSize.counts.slice(0, 3), [1, 0, 2]);
     assert.equal(s.batchSize.sum, 9);
     assert.equal(s.queueWaitMs.count, 9);

@@ -14,7 +14,7 @@ import { BatchCostModel } from './cost-model.ts';
 import { RequestQueue, type Part, type Queued } from './request-queue.ts';
 import { Histogram, MS_BUCKETS, sizeBuckets } from './stats.ts';
 import type {
-  BatchInfo, BatchTarget, DispatchReason, DispatcherEvents, DispatcherOptions, DispatcherStats, ShedReason,
+  BatchInfo, BatchTarget, DispatchReason, ExecuteOptions, DispatcherEvents, DispatcherOptions, DispatcherStats, ShedReason,
 } from './types.ts';
 
 export const DEFAULT_MAX_BATCH_SIZE = 32;
@@ -87,12 +87,14 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
   private cancelWake: (() => void) | undefined;
   private wakeAt: number | undefined;
   private batchSeq = 0;
+  /** Whether a request arrived while the last batch to come back ran: requests overlap, so none runs inline. */
+  private overlapped = false;
   private closed = false;
   private unavailable: TiffinError | undefined;
   private drained: (() => void)[] = [];
 
   private completed = 0;
-  private readonly byReason: Record<DispatchReason, number> = { idle: 0, full: 0, deadline: 0 };
+  private readonly byReason: Record<DispatchReason, number> = { idle: 0, full: 0, deadline: 0, inline: 0 };
   private readonly shedCounts: Record<ShedReason, number> = { queue_full: 0, deadline: 0, timeout: 0, aborted: 0, shutdown: 0, unavailable: 0 };
   private readonly failedCounts: Record<string, number> = {};
   private readonly batchSize: Histogram;
@@ -278,7 +280,6 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       this.queueWait.observe(now - p.request.enqueuedAt);
     }
     const batch: Batch<I, O> = { id: ++this.batchSeq, reason, parts, rows, queueWaitMs, startedAt: now };
-    this.byReason[reason]++;
     this.batchSize.observe(rows);
 
     let input: I;
@@ -286,16 +287,24 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       const whole = parts.length === 1 && first.count === first.request.rows;
       input = whole ? first.request.input : this.codec.concat(parts.map((p) => this.codec.slice(p.request.input, p.start, p.start + p.count)));
     } catch (err) {
+      this.byReason[reason]++;
       this.batchFailed(batch, toTiffinError(err, 'INTERNAL', `${this.name}: could not assemble batch ${batch.id}`), 0);
       return;
     }
     this.flights.push(batch);
-    let running: Promise<{ output: O; runMs: number }>;
+    const options: ExecuteOptions = first.request.outputs ? { outputs: first.request.outputs } : {};
+    let running: Promise<{ output: O; runMs: number }> | undefined;
     try {
-      running = this.target.execute(input, first.request.outputs ? { outputs: first.request.outputs } : {});
+      // One request alone is offered to the target to run where the caller is (inline-runs.ts).
+      if (reason === 'idle' && !this.overlapped && parts.length === 1 && this.queue.size === 0 && this.flights.length === 1 && this.target.runInline) {
+        running = this.target.runInline(input, options, this.cost.predict(rows));
+        if (running) batch.reason = 'inline';
+      }
+      running ??= this.target.execute(input, options);
     } catch (err) {
       running = Promise.reject(err);
     }
+    this.byReason[batch.reason]++;
     running.then(
       (result) => this.batchDone(batch, result.output, result.runMs),
       (err: unknown) => this.batchFailed(batch, toTiffinError(err, 'RUNNER_FAILED', `${this.name}: batch ${batch.id} failed`), 0),
@@ -318,6 +327,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
       return;
     }
     this.removeFlight(batch);
+    this.overlapped = this.queue.size > 0;
     for (let i = 0; i < batch.parts.length; i++) this.deliver(batch.parts[i]!, pieces[i]!);
     this.report(batch, runMs);
     this.afterBatch();
@@ -325,6 +335,7 @@ export class BatchDispatcher<I = unknown, O = unknown> extends EventEmitter<Disp
 
   private batchFailed(batch: Batch<I, O>, error: TiffinError, runMs: number): void {
     this.removeFlight(batch);
+    this.overlapped = this.queue.size > 0;
     this.failParts(batch.parts, error);
     this.report(batch, runMs, error);
     this.afterBatch();

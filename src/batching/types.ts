@@ -26,6 +26,11 @@ export interface BatchTarget<I = unknown, O = unknown> {
   execute(input: I, options: ExecuteOptions): Promise<ExecuteResult<O>>;
   /** Calls `listener` whenever a replica frees up or replicas come and go; returns an unsubscribe function. */
   onCapacity(listener: () => void): () => void;
+  /**
+   * Offered a batch that is alone (nothing queued behind it, nothing running) with its predicted run time: runs it
+   * on the calling thread and resolves with the result, or answers undefined to have it executed on a replica.
+   */
+  runInline?(input: I, options: ExecuteOptions, predictedMs: number | undefined): Promise<ExecuteResult<O>> | undefined;
 }
 
 export interface BatchingOptions {
@@ -59,9 +64,10 @@ export interface DispatcherOptions extends BatchingOptions {
 
 /**
  * Why a batch left: `idle` a replica was free, `full` it reached maxBatchSize, `deadline` waiting
- * longer would make its oldest request miss maxLatencyMs.
+ * longer would make its oldest request miss maxLatencyMs, `inline` it was alone and ran on the calling
+ * thread (src/runner/inline-runs.ts).
  */
-export type DispatchReason = 'idle' | 'full' | 'deadline';
+export type DispatchReason = 'idle' | 'full' | 'deadline' | 'inline';
 
 /**
  * Why a request was turned away before any of it ran: `queue_full` the queue was at maxQueueSize

@@ -63,6 +63,7 @@ export const ENV_VARS = {
   ...LIMIT_ENV_VARS,
   ...REMOTE_ENV_VARS,
   ...TASKS_ENV_VARS,
+  TIFFIN_INLINE_MAX_RUN_MS: 'runner.inlineMaxRunMs',
 } as const;
 
 export interface TiffinConfig {
@@ -112,6 +113,8 @@ export interface TiffinConfig {
   runners: RunnersSection;
   /** The tasks section as given (src/config/tasks-section.ts); defaults are filled where the store opens. */
   tasks?: TasksSection | undefined;
+  /** Local runner pools; undefined keys take the runner's defaults. */
+  runner: { inlineMaxRunMs: number | undefined };
 }
 
 export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
@@ -141,6 +144,7 @@ export const DEFAULT_CONFIG: Omit<TiffinConfig, 'file' | 'service'> = {
   remote: resolveRemote({}, {}),
   dependencies: {},
   runners: {},
+  runner: { inlineMaxRunMs: undefined },
 };
 
 /** A value from the command line: the config key it sets and the flag that gave it (for error messages). */
@@ -367,5 +371,6 @@ export function loadConfig(options: LoadConfigOptions = {}): TiffinConfig {
     traffic: merged.traffic,
     runners: merged.runners ?? {},
     tasks: merged.tasks,
+    runner: { inlineMaxRunMs: merged.runner?.inlineMaxRunMs },
   };
 }

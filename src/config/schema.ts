@@ -106,6 +106,13 @@ export const repositorySectionSchema = z.strictObject({
   loadUnlisted: flag.optional(),
 });
 
+/** How the local runner pools run models (src/runner). */
+export const runnerSectionSchema = z.strictObject({
+  /** A lone call of a model predicted to take at most this many ms runs on the event loop, when it is idle, instead
+   * of a replica thread (src/runner/inline-runs.ts, docs/performance.md). Default 0.5; 0 turns it off. */
+  inlineMaxRunMs: z.preprocess(numeric, z.number({ error: 'expected milliseconds from 0 to 10, such as 0.5' }).min(0).max(10, { error: 'expected at most 10 ms: longer runs would stall the event loop' })).optional(),
+});
+
 /** Every key tiffin.yaml may hold. All optional: defaults fill the rest. */
 export const configFileSchema = z.strictObject({
   /** The service module `tiffin serve` runs when none is named on the command line. */
@@ -134,6 +141,8 @@ export const configFileSchema = z.strictObject({
   traffic: trafficSectionSchema.optional(),
   /** Where `tiffin serve --role api` finds each model's remote runner: model name -> gRPC endpoints (src/remote-runners/config.ts). */
   runners: runnersSectionSchema.optional(),
+  /** Local runner pools: inline runs of cheap models (src/runner/inline-runs.ts). TIFFIN_INLINE_MAX_RUN_MS. */
+  runner: runnerSectionSchema.optional(),
   /** Durable async tasks: store folder, retention (src/config/tasks-section.ts, docs/tasks.md). */
   tasks: tasksSectionSchema.optional(),
 });

@@ -1,5 +1,6 @@
 // The production loader: each version runs in a RunnerPool (worker-thread replicas with adaptive
-// batching when its signature is batchable), so inference never blocks the server's event loop.
+// batching when its signature is batchable), so inference never blocks the server's event loop
+// (a cheap model's lone calls may run inline, bounded: src/runner/inline-runs.ts).
 import { RunnerPool, type RunnerOptions } from '../runner/index.ts';
 import type { ModelStore } from '../store/index.ts';
 import type { LoadedModel, ModelLoader, ServedModelConfig } from './types.ts';

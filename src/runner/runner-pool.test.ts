@@ -32,9 +32,10 @@ describe('RunnerPool', () => {
     await saveMlp(store, 'mlp-single:1', LAYERS, { batchable: false });
     await saveLogistic(store, 'logistic:1');
     local = await store.models.load('mlp:1');
+    // Inline runs off: these cases are about the replicas (inline-runs.test.ts covers the calling thread).
     [batched, single] = await Promise.all([
-      RunnerPool.start({ tag: 'mlp', storeRoot: store.root, replicas: 2 }),
-      RunnerPool.start({ tag: 'mlp-single:1', storeRoot: store.root, replicas: 1 }),
+      RunnerPool.start({ tag: 'mlp', storeRoot: store.root, replicas: 2, inline: false }),
+      RunnerPool.start({ tag: 'mlp-single:1', storeRoot: store.root, replicas: 1, inline: false }),
     ]);
   });
 

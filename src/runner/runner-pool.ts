@@ -1,5 +1,5 @@
-// A runner: one stored model served by N replica worker threads, so that inference never runs on the
-// caller's event loop. Every method has a BatchDispatcher in front of the replicas (batchable methods
+// A runner: one stored model served by N replica worker threads, so that inference stays off the caller's
+// event loop (a cheap model's lone calls excepted: inline-runs.ts). Every method has a BatchDispatcher in front of the replicas (batchable methods
 // batch; the others run one request per call through the same bounded queue), and `await runner.run()`
 // is the same call either way. A replica that dies is replaced while the others keep serving.
 import { EventEmitter } from 'node:events';
@@ -18,6 +18,8 @@ import { newGate } from './native-gate.ts';
 import { runnerResources, type RunnerResources } from './resources.ts';
 import { checkInputs, checkOutputs } from './validate.ts';
 import { asModelOutputs, type ModelOutputs } from '../runtime/model-outputs.ts';
+import { Models } from '../models/index.ts';
+import { INLINE_FRAMEWORKS, InlineRuns, type InlineOptions } from './inline-runs.ts';
 
 export interface MethodOptions extends BatchingOptions {
   /** Set false to run a batchable method one request per call. */
@@ -64,6 +66,13 @@ export interface RunnerOptions extends SessionOptions {
   busyPollMs?: number;
   /** Give up starting when the replicas have not loaded the model by then. Default 120 s. */
   startTimeoutMs?: number;
+  /**
+   * Lone calls of a cheap model (ONNX or a native tree model, on CPU, predicted at most 0.5 ms) run on the calling
+   * thread while the event loop has time to spare, saving the hop to a replica (src/runner/inline-runs.ts). On by
+   * default; `false` (or maxRunMs 0) sends every call to the replicas. Off when maxHeapMb is set, since a
+   * replica's heap limit cannot hold the calling thread.
+   */
+  inline?: InlineOptions | false;
 }
 
 export type RunnerStatus = 'created' | 'starting' | 'ready' | 'degraded' | 'unhealthy' | 'closing' | 'closed';
@@ -144,6 +153,7 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
   private capacityTurn = 0;
   private activity = 0;
   private starting: Promise<this> | undefined;
+  private inline: InlineRuns | undefined;
 
   constructor(readonly options: RunnerOptions) {
     super();
@@ -238,10 +248,21 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
     } finally {
       clearTimeout(timer);
     }
+    this.inline = this.inlineRuns(store, tag);
     for (const [method, signature] of Object.entries(this.info.signatures)) this.addDispatcher(method, signature);
     this.state = 'ready';
     this.notifyCapacity();
     return this;
+  }
+
+  /** Inline runs when this model and these options allow them (see RunnerOptions.inline). */
+  private inlineRuns(store: ModelStore, tag: string): InlineRuns | undefined {
+    const options = this.options.inline ?? {};
+    if (options === false || options.maxRunMs === 0 || this.options.maxHeapMb) return undefined;
+    if (!INLINE_FRAMEWORKS.has(this.info!.framework) || this.resources!.gpu) return undefined;
+    // One thread: an intra-op pool thread spins after each run and would take the core a replica needs.
+    const loadOptions = { ...this.resources!.loadOptions, intraOpThreads: 1, interOpThreads: 1 };
+    return new InlineRuns(() => new Models(store).load(tag, loadOptions), options, tag);
   }
 
   private addDispatcher(method: string, signature: Signature): void {
@@ -254,6 +275,8 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
       execute: (input, options) => this.execute(method, input, options),
       onCapacity: (listener) => this.onCapacity(listener),
     };
+    const inline = this.inline;
+    if (inline) target.runInline = (input, options, predictedMs) => inline.tryRun(method, input, options.outputs, predictedMs);
     const dispatcher = new BatchDispatcher(target, batchable ? rowCodec(signature.batchDim) : singleCodec, {
       ...settings,
       ...(batchable ? {} : { maxBatchSize: 1 }),
@@ -462,7 +485,7 @@ export class RunnerPool extends EventEmitter<RunnerEvents> implements ModelHandl
     clearTimeout(timer);
     for (const s of this.slots) clearTimeout(s.restartTimer);
     for (const d of dispatchers) d.dispose();
-    await Promise.all(this.slots.map((s) => s.replica?.stop()));
+    await Promise.all([...this.slots.map((s) => s.replica?.stop()), this.inline?.dispose()]);
     this.state = 'closed';
   }
 }

@@ -57,6 +57,7 @@ export function serveModelsOptions(
     auth: config.auth,
   };
   if (config.traffic) options.traffic = trafficServingOptions(config.traffic);
+  if (config.runner.inlineMaxRunMs !== undefined) options.runner = { inline: { maxRunMs: config.runner.inlineMaxRunMs } };
   if (extra.service) options.service = extra.service;
   if (extra.telemetry) options.telemetry = extra.telemetry;
   if (extra.store) options.store = extra.store;

@@ -1,5 +1,6 @@
 // The server's default ModelProvider: each model of a service runs in its own RunnerPool (worker-thread
-// replicas with adaptive batching), so inference never runs on the event loop that answers HTTP.
+// replicas with adaptive batching), so inference stays off the event loop that answers HTTP
+// (but for a cheap model's lone calls, bounded: src/runner/inline-runs.ts).
 import { RunnerPool, type RunnerOptions } from '../runner/index.ts';
 import type { ModelTags } from '../service/context.ts';
 import { openAll, type ModelProvider, type OpenedModels } from '../service/model-provider.ts';
