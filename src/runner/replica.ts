@@ -16,8 +16,8 @@ export interface ReplicaCallResult {
 }
 
 export interface ReplicaHooks {
-  /** The replica finished a call (it may now be idle), after `runMs` in the model (0 when it failed). */
-  onSettled(replica: Replica, runMs: number): void;
+  /** The replica finished a call (it may now be idle). */
+  onSettled(replica: Replica): void;
   /** The replica's thread died unexpectedly; its calls were already rejected. */
   onDeath(replica: Replica, reason: string): void;
 }
@@ -170,7 +170,7 @@ export class Replica {
         this.served++;
         if (msg.type === 'result') call.resolve({ output: msg.output, runMs: msg.runMs });
         else call.reject(deserializeError(msg.error));
-        this.hooks.onSettled(this, msg.type === 'result' ? msg.runMs : 0);
+        this.hooks.onSettled(this);
         return;
       }
     }
