@@ -174,7 +174,7 @@ export async function buildBundle(options: BuildOptions = {}): Promise<BundleMan
     await copyIncluded(configDir, section, join(dir, BUNDLE_LAYOUT.app));
     step(6, 'writing package.json and package-lock.json (npm)');
     const dependencies = { ...code.dependencies, ...onDemandDependencies(svc, frameworks, dirname(project.service)) };
-    await writeNpmFiles(dir, tiffin, dependencies, `${name}:${version}, built by tiffin build`);
+    await writeNpmFiles(dir, tiffin, dependencies, `${name}:${version}, built by tiffin build`, projectDir);
     step(7, 'writing tiffin.yaml and the Dockerfile');
     const createdAt = new Date().toISOString();
     const labels = { ...(section.labels ?? {}) };

@@ -3,7 +3,7 @@
 // packages the bundled code imports, and a package-lock.json that pins every transitive version.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -47,10 +47,27 @@ async function npm(args: string[], cwd: string, what: string): Promise<string> {
 }
 
 /**
- * Packs Tiffin into `<dir>/vendor/`, writes package.json (Tiffin plus `dependencies`) and resolves package-lock.json
- * with npm (from its cache when it can; scripts never run). Returns the vendored tarball's path inside `dir`.
+ * Starts the bundle's lockfile from the first of `folders` that has one (the project's, then the one Tiffin was
+ * installed with): npm then keeps the versions already installed, and so in the npm cache, wherever they satisfy
+ * the ranges, instead of resolving each range to the newest release on the registry, which an offline `npm ci` of
+ * the image would not find (measured: a new undici-types release broke the offline install of a fresh context).
  */
-export async function writeNpmFiles(dir: string, tiffin: TiffinPackage, dependencies: Record<string, string>, description: string): Promise<string> {
+async function seedLockfile(dir: string, folders: string[]): Promise<void> {
+  for (const folder of folders) {
+    try {
+      await copyFile(join(folder, 'package-lock.json'), join(dir, 'package-lock.json'));
+      return;
+    } catch {
+      // None there: try the next.
+    }
+  }
+}
+
+/**
+ * Packs Tiffin into `<dir>/vendor/`, writes package.json (Tiffin plus `dependencies`) and resolves package-lock.json
+ * with npm (from its cache when it can, seeded from `projectDir`'s lockfile or Tiffin's; scripts never run). Returns the vendored tarball's path inside `dir`.
+ */
+export async function writeNpmFiles(dir: string, tiffin: TiffinPackage, dependencies: Record<string, string>, description: string, projectDir?: string): Promise<string> {
   const vendor = join(dir, 'vendor');
   await mkdir(vendor, { recursive: true });
   const packed = JSON.parse(await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', vendor], tiffin.root, 'packing tiffin')) as { filename: string }[];
@@ -65,6 +82,7 @@ export async function writeNpmFiles(dir: string, tiffin: TiffinPackage, dependen
   };
   await writeFile(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   await writeFile(join(dir, '.npmrc'), NPMRC);
+  await seedLockfile(dir, projectDir ? [projectDir, tiffin.root] : [tiffin.root]);
   await npm(['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], dir, 'resolving the lockfile');
   return tarball;
 }
