@@ -27,8 +27,9 @@ export interface BatchTarget<I = unknown, O = unknown> {
   /** Calls `listener` whenever a replica frees up or replicas come and go; returns an unsubscribe function. */
   onCapacity(listener: () => void): () => void;
   /**
-   * Offered a batch that is alone (nothing queued behind it, nothing running) with its predicted run time: runs it
-   * on the calling thread and resolves with the result, or answers undefined to have it executed on a replica.
+   * Offered a batch of one request that is alone (nothing queued behind it, nothing running, none arrived while the
+   * previous batch ran) with its predicted run time: runs it on the calling thread and resolves with the result, or
+   * answers undefined to have it executed on a replica.
    */
   runInline?(input: I, options: ExecuteOptions, predictedMs: number | undefined): Promise<ExecuteResult<O>> | undefined;
 }

@@ -108,8 +108,9 @@ export const repositorySectionSchema = z.strictObject({
 
 /** How the local runner pools run models (src/runner). */
 export const runnerSectionSchema = z.strictObject({
-  /** A lone call of a model predicted to take at most this many ms runs on the event loop, when it is idle, instead
-   * of a replica thread (src/runner/inline-runs.ts, docs/performance.md). Default 0.5; 0 turns it off. */
+  /** A lone call of a model predicted to take at most this many ms runs on the event loop instead of a replica
+   * thread, when no other request overlaps it (src/runner/inline-runs.ts, docs/runners-and-batching.md). Default
+   * 0.5; 0 turns it off. */
   inlineMaxRunMs: z.preprocess(numeric, z.number({ error: 'expected milliseconds from 0 to 10, such as 0.5' }).min(0).max(10, { error: 'expected at most 10 ms: longer runs would stall the event loop' })).optional(),
 });
 

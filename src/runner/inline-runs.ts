@@ -1,5 +1,5 @@
-// Inline runs: a cheap model's lone call runs on the calling thread instead of a replica, when the event loop has
-// time to spare. Handing a call to a sleeping replica thread and back costs two thread wake-ups (about 60-100 µs
+// Inline runs: a cheap model's lone call runs on the calling thread instead of a replica, while requests do not
+// overlap. Handing a call to a sleeping replica thread and back costs two thread wake-ups (about 60-100 µs
 // on a small VM, bench/RESULTS.md), as much as a small model's whole run; at low traffic that hop doubled Tiffin's
 // latency against a web server calling the model on its event loop. A call runs here only when
 //   - the dispatcher found it alone: nothing queued behind it and no batch out (under load, batches form as before);
@@ -28,8 +28,6 @@ export const INLINE_FRAMEWORKS: ReadonlySet<string> = new Set(['onnx', 'xgboost'
 export const DEFAULT_INLINE_MAX_RUN_MS = 0.5;
 
 export class InlineRuns {
-  /** Calls run inline so far. */
-  runs = 0;
   private model: Model | undefined;
   private loading = false;
   private readonly maxRunMs: number;
@@ -48,7 +46,6 @@ export class InlineRuns {
       this.startLoading();
       return undefined;
     }
-    this.runs++;
     return this.run(this.model, method, input, outputs);
   }
 

@@ -1,7 +1,7 @@
 // A runner: one stored model served by N replica worker threads, so that inference stays off the caller's
-// event loop (a cheap model's lone calls excepted: inline-runs.ts). Every method has a BatchDispatcher in front of the replicas (batchable methods
-// batch; the others run one request per call through the same bounded queue), and `await runner.run()`
-// is the same call either way. A replica that dies is replaced while the others keep serving.
+// event loop (a cheap model's lone calls excepted: inline-runs.ts). Every method has a BatchDispatcher in
+// front of the replicas (batchable methods batch; the others run one request per call through the same
+// bounded queue), and `await runner.run()` is the same call either way. A replica that dies is replaced while the others keep serving.
 import { EventEmitter } from 'node:events';
 import type { ResourceLimits } from 'node:worker_threads';
 import { BatchDispatcher } from '../batching/dispatcher.ts';
@@ -68,7 +68,7 @@ export interface RunnerOptions extends SessionOptions {
   startTimeoutMs?: number;
   /**
    * Lone calls of a cheap model (ONNX or a native tree model, on CPU, predicted at most 0.5 ms) run on the calling
-   * thread while the event loop has time to spare, saving the hop to a replica (src/runner/inline-runs.ts). On by
+   * thread when no other request overlaps them, saving the hop to a replica (src/runner/inline-runs.ts). On by
    * default; `false` (or maxRunMs 0) sends every call to the replicas. Off when maxHeapMb is set, since a
    * replica's heap limit cannot hold the calling thread.
    */
