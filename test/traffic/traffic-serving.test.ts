@@ -212,14 +212,18 @@ test('a shadow that takes 1 s: its answers are never returned, the live p99 does
   try {
     assert.equal((await manage(server.url, 'PUT', '/m', { variants: { '1': 100 } })).status, 200);
     await load(server.url, 50, 4); // warm up
-    const without = await load(server.url, 400, 4);
+    // Two rounds each, compared by their better p99: on a shared 2-core CI machine one round's p99 can jump by tens
+    // of ms for reasons of its own, while a shadow that held the live answer would put every round near 1 s.
+    const without = [await load(server.url, 400, 4), await load(server.url, 400, 4)];
     const shadowed = await manage(server.url, 'POST', '/m/shadow', { version: '3', rate: 1 });
     assert.equal(shadowed.status, 200, JSON.stringify(shadowed.body));
     assert.deepEqual(shadowed.body.route.shadow, { version: '3', rate: 1 });
-    const withShadow = await load(server.url, 400, 4);
-    assert.deepEqual([...new Set(withShadow.variants)], ['1'], 'the shadow never answers');
-    assert.deepEqual([...new Set(withShadow.statuses)], [200]);
-    const [a, b] = [p99(without.latencies), p99(withShadow.latencies)];
+    const withShadow = [await load(server.url, 400, 4), await load(server.url, 400, 4)];
+    for (const round of withShadow) {
+      assert.deepEqual([...new Set(round.variants)], ['1'], 'the shadow never answers');
+      assert.deepEqual([...new Set(round.statuses)], [200]);
+    }
+    const [a, b] = [Math.min(...without.map((r) => p99(r.latencies))), Math.min(...withShadow.map((r) => p99(r.latencies)))];
     console.log(`# live p99 without shadow ${a.toFixed(1)} ms, with a 1 s shadow ${b.toFixed(1)} ms`);
     assert.ok(b < a + 50 && b < 200, `p99 ${a.toFixed(1)} -> ${b.toFixed(1)} ms`);
     await sleep(1200);
