@@ -1,16 +1,22 @@
 // Throughput of the three ways to call a model over the KServe V2 protocol, in one run: JSON REST, binary
 // REST (binary tensor data extension) and gRPC (raw_input_contents), for one 256-float row per request
 // into an MLP [256, 64, 10] served with no code (runner pool with adaptive batching, as `tiffin serve
-// --models` does). Loopback only; load comes from a separate process (autocannon for REST, a
-// @grpc/grpc-js client for gRPC), so the server's event loop does only the server's work.
+// --models` does). Loopback only; load comes from a separate process, so the server's event loop does only the
+// server's work: h2load (nghttp2, in C; Debian's nghttp2-client) for all three when it is on PATH, else autocannon
+// for REST and a @grpc/grpc-js client for gRPC. The JavaScript gRPC client costs far more CPU per call than
+// autocannon on the shared cores, so only h2load compares the protocols' req/s fairly; the server's own CPU per row
+// is reported either way.
 //
 // Run: npx tsx bench/protocols.ts
 // Env: BENCH_DURATION seconds per protocol in all (default 10), BENCH_ROUNDS interleaved rounds those
 //      seconds are split into, so that background noise hits every protocol alike (default 5; each row
 //      reports the median round), BENCH_CONCURRENCY requests in flight (default 32), BENCH_REPLICAS
 //      runner replicas (default 1), BENCH_LOADER runner | in-process (default runner), BENCH_ROWS rows per
-//      request (default 1; larger shows how the JSON cost grows with the tensor).
-import { spawn } from 'node:child_process';
+//      request (default 1; larger shows how the JSON cost grows with the tensor), BENCH_LOADGEN h2load | node
+//      (default h2load when installed), BENCH_LAYERS the MLP's layer widths (default 256,64,10; the batching
+//      benchmark's is 256,1024,1024,10). The last line compares the best protocol with the model's own limit:
+//      in-process session.run rows/s at its best batch size and thread count (the issue 26 moonshot).
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -23,9 +29,11 @@ import { INFERENCE_SERVICE, loadInferenceProto } from '../src/protocols/kserve-v
 import { inProcessLoader } from '../src/repository/index.ts';
 import { serveModels } from '../src/serving/index.ts';
 import { ModelStore } from '../src/store/index.ts';
+import { rawThroughput } from './lib/raw-throughput.ts';
 
 const WIDTH = 256;
-const LAYERS = [WIDTH, 64, 10];
+const LAYERS = (process.env.BENCH_LAYERS ?? `${WIDTH},64,10`).split(',').map(Number);
+if (LAYERS[0] !== WIDTH) throw new Error(`BENCH_LAYERS must start with ${WIDTH}`);
 const SEED = 11;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
@@ -34,6 +42,7 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const REPLICAS = Number(process.env.BENCH_REPLICAS ?? 1);
 const LOADER = process.env.BENCH_LOADER ?? 'runner';
 const ROWS = Math.max(1, Number(process.env.BENCH_ROWS ?? 1));
+const H2LOAD = (process.env.BENCH_LOADGEN ?? 'h2load') === 'h2load' && spawnSync('h2load', ['--version']).status === 0;
 
 type Unary = (request: unknown, callback: (err: grpc.ServiceError | null, response: { raw_output_contents: Buffer[] }) => void) => void;
 
@@ -88,8 +97,7 @@ async function grpcLoad(port: number, concurrency: number, seconds: number): Pro
   }));
   client.close();
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  process.stdout.write(JSON.stringify({ requests: latencies.length / seconds, p50: pick(0.5), p99: pick(0.99), errors }));
+  process.stdout.write(JSON.stringify({ requests: latencies.length / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors }));
 }
 
 /** The slice of autocannon's programmatic API used here (it ships no types). */
@@ -146,6 +154,37 @@ interface LoadReport {
 async function loadFrom(args: string[]): Promise<LoadReport> {
   const self = fileURLToPath(import.meta.url);
   return JSON.parse(await run(process.execPath, ['--import', 'tsx', self, ...args])) as LoadReport;
+}
+
+/** The h2load run's figures: requests done, status classes, DATA bytes, per-request latencies (from its log file). */
+async function h2load(args: string[], logFile: string): Promise<{ succeeded: number; failed: number; non2xx: number; dataBytes: number; latencies: number[] }> {
+  const out = await run('h2load', ['-D', String(ROUND_S), `--log-file=${logFile}`, ...args]);
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+  const latencies = (await readFile(logFile, 'utf8')).split('\n').filter(Boolean).map((line) => Number(line.split('\t')[2]) / 1000);
+  return {
+    succeeded: num(/(\d+) succeeded/),
+    failed: num(/(\d+) failed/) + num(/(\d+) errored/) + num(/(\d+) timeout/),
+    non2xx: num(/(\d+) 3xx/) + num(/(\d+) 4xx/) + num(/(\d+) 5xx/),
+    dataBytes: num(/headers \(space savings [^)]*\), \S+ \((\d+)\) data/),
+    latencies: latencies.sort((a, b) => a - b),
+  };
+}
+
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
+/**
+ * REST load from h2load over HTTP/1.1, CONCURRENCY keep-alive connections with one request at a time each (as
+ * autocannon). gRPC load from h2load over one HTTP/2 connection with CONCURRENCY streams (as a gRPC channel).
+ * h2load reads only HTTP status, and a gRPC failure is a 200 with grpc-status in its trailers and no message, so a
+ * gRPC call counts as failed when the DATA bytes fall short of one answer (`answerBytes`) per call.
+ */
+async function h2loadBench(name: string, url: string, bodyFile: string, bodyBytes: number, headers: Record<string, string>, grpcAnswerBytes?: number): Promise<Result> {
+  const headerArgs = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const shape = grpcAnswerBytes === undefined ? ['--h1', '-c', String(CONCURRENCY), '-m', '1'] : ['-c', '1', '-m', String(CONCURRENCY)];
+  const r = await h2load([...shape, '-d', bodyFile, ...headerArgs, url], `${bodyFile}.log`);
+  let errors = r.failed + r.non2xx;
+  if (grpcAnswerBytes !== undefined) errors += Math.max(0, r.succeeded - Math.floor(r.dataBytes / grpcAnswerBytes));
+  return { name, rps: r.succeeded / ROUND_S, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), errors, bodyBytes };
 }
 
 async function restBench(name: string, url: string, bodyFile: string, bodyBytes: number, headers: Record<string, string>): Promise<Result> {
@@ -208,14 +247,32 @@ async function main(): Promise<void> {
 
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     console.log(`Tiffin protocol throughput: MLP [${LAYERS.join(', ')}], ${ROWS === 1 ? 'one' : ROWS} ${WIDTH}-float row${ROWS === 1 ? '' : 's'} per request, ${CONCURRENCY} in flight, ${ROUNDS} interleaved rounds of ${ROUND_S} s per protocol`);
-    console.log(`server: ${LOADER === 'in-process' ? 'in-process model' : `runner pool, ${REPLICAS} replica(s), adaptive batching`}; ${availableParallelism()} cores (${cpu}); Node ${process.version}\n`);
-    const benches: (() => Promise<Result>)[] = [
-      () => restBench('JSON REST', url, join(dir, 'json.body'), jsonBody.byteLength, { 'content-type': 'application/json' }),
-      () => restBench('binary REST', url, join(dir, 'binary.body'), binaryBody.byteLength, {
-        'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.byteLength),
-      }),
-      () => grpcBench(server.grpc!.port, input.byteLength),
-    ];
+    console.log(`server: ${LOADER === 'in-process' ? 'in-process model' : `runner pool, ${REPLICAS} replica(s), adaptive batching`}; ${availableParallelism()} cores (${cpu}); Node ${process.version}`);
+    console.log(`load: ${H2LOAD ? 'h2load (HTTP/1.1 for REST, one HTTP/2 connection for gRPC)' : 'autocannon for REST, a @grpc/grpc-js client for gRPC (install nghttp2-client for h2load)'}\n`);
+    const binaryHeaders = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(head.byteLength) };
+    const jsonHeaders = { 'content-type': 'application/json' };
+    let benches: (() => Promise<Result>)[];
+    if (H2LOAD) {
+      // A gRPC message on the wire: a 5-byte prefix (not compressed, big-endian length), then the protobuf bytes.
+      const method = (loadInferenceProto()[INFERENCE_SERVICE] as Record<string, grpc.MethodDefinition<unknown, unknown>>).ModelInfer!;
+      const message = method.requestSerialize(grpcRequest());
+      const frame = Buffer.alloc(5 + message.byteLength);
+      frame.writeUInt32BE(message.byteLength, 1);
+      message.copy(frame, 5);
+      await writeFile(join(dir, 'grpc.body'), frame);
+      const grpcUrl = `http://127.0.0.1:${server.grpc!.port}/${INFERENCE_SERVICE}/ModelInfer`;
+      benches = [
+        () => h2loadBench('JSON REST', url, join(dir, 'json.body'), jsonBody.byteLength, jsonHeaders),
+        () => h2loadBench('binary REST', url, join(dir, 'binary.body'), binaryBody.byteLength, binaryHeaders),
+        () => h2loadBench('gRPC (raw_input_contents)', grpcUrl, join(dir, 'grpc.body'), input.byteLength, { 'content-type': 'application/grpc', te: 'trailers' }, outBytes),
+      ];
+    } else {
+      benches = [
+        () => restBench('JSON REST', url, join(dir, 'json.body'), jsonBody.byteLength, jsonHeaders),
+        () => restBench('binary REST', url, join(dir, 'binary.body'), binaryBody.byteLength, binaryHeaders),
+        () => grpcBench(server.grpc!.port, input.byteLength),
+      ];
+    }
     /** Runs one bench and charges it the server process's CPU time (all its threads) per request. */
     const measured = async (bench: () => Promise<Result>): Promise<Result> => {
       const before = process.cpuUsage();
@@ -244,6 +301,13 @@ async function main(): Promise<void> {
       console.log(`${r.name.padEnd(26)}  ${String(r.bodyBytes).padStart(13)}  ${(r.rps * ROWS).toFixed(0).padStart(8)}  ${r.p50.toFixed(2).padStart(7)}  ${r.p99.toFixed(2).padStart(7)}  ${(r.cpuUs ?? 0).toFixed(0).padStart(18)}  ${String(r.errors).padStart(7)}  ${(r.rps / json).toFixed(2).padStart(7)}x`);
     }
     console.log(`\nbinary REST / JSON REST = ${(results[1]!.rps / json).toFixed(2)}x; gRPC / JSON REST = ${(results[2]!.rps / json).toFixed(2)}x`);
+    // Measured after the load, with the server idle, so the two do not compete for the cores.
+    const raw = [];
+    for (const threads of [1, availableParallelism()]) raw.push(...(await rawThroughput(join(dir, 'mlp.onnx'), threads, [1, 8, 32, 128], 1000)));
+    const best = raw.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+    const fastest = results.reduce((a, b) => (b.rps > a.rps ? b : a));
+    console.log(`in-process session.run, best: ${best.rowsPerSecond.toFixed(0)} rows/s (batch ${best.batch}, ${best.threads} thread(s)); `
+      + `${fastest.name} serves ${((fastest.rps * ROWS / best.rowsPerSecond) * 100).toFixed(0)}% of it`);
   } finally {
     await server.close();
     await rm(dir, { recursive: true, force: true });

@@ -27,7 +27,7 @@ import { Models } from '../src/models/index.ts';
 import { ModelStore } from '../src/store/index.ts';
 import { load, type LoadResult } from './lib/load.ts';
 import { MODEL_NAME, requestBody, writeBenchModel } from './lib/model.ts';
-import { cpuSeconds, startServer, type RunningServer, type ServerSpec } from './lib/server-process.ts';
+import { cpuSeconds, startServer, TIFFIN_V8_FLAGS, type RunningServer, type ServerSpec } from './lib/server-process.ts';
 import { fixed, markdownTable } from './lib/table.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 48);
@@ -71,7 +71,7 @@ function configFile(on: ReadonlySet<string>): string {
 function tiffinSpec(name: CaseName, index: number, cwd: string, home: string, env: Record<string, string>): ServerSpec {
   return {
     name: `tiffin serve (telemetry ${name} #${index + 1})`,
-    args: [here('../bin/tiffin.js'), 'serve', here('./servers/tiffin-service.ts'), '--port', '{port}', '--no-grpc'],
+    args: [...TIFFIN_V8_FLAGS, here('../bin/tiffin.js'), 'serve', here('./servers/tiffin-service.ts'), '--port', '{port}', '--no-grpc'],
     env: { TIFFIN_HOME: home, ...env },
     cwd,
     logFile: join(cwd, `server-${index + 1}.log`),

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxDifference } from './model.ts';
-import { startServer, type RunningServer, type ServerSpec } from './server-process.ts';
+import { startServer, TIFFIN_V8_FLAGS, type RunningServer, type ServerSpec } from './server-process.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -47,7 +47,7 @@ export function runnerOnlySpec(setup: Setup): ServerSpec {
 export function tiffinSpec(setup: Setup): ServerSpec {
   return {
     name: 'tiffin serve',
-    args: [here('../../bin/tiffin.js'), 'serve', here('../servers/tiffin-service.ts'), '--port', '{port}', '--no-grpc'],
+    args: [...TIFFIN_V8_FLAGS, here('../../bin/tiffin.js'), 'serve', here('../servers/tiffin-service.ts'), '--port', '{port}', '--no-grpc'],
     env: { TIFFIN_HOME: setup.tiffinHome },
     // No stray tiffin.yaml can change the defaults from here.
     cwd: setup.dir,

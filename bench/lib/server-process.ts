@@ -4,6 +4,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { usableCores } from '../../src/runner/cores.ts';
+
+/**
+ * bin/tiffin.js's V8 flags, to put before it in a spec's args: given them, it runs the server in the spawned process
+ * itself instead of re-executing Node, so the pid a benchmark samples for CPU is the server's own.
+ */
+export const TIFFIN_V8_FLAGS = ['--no-allocation-site-pretenuring', ...(usableCores() <= 2 ? ['--no-parallel-scavenge'] : [])];
 
 export interface ServerSpec {
   /** How errors name it. */
