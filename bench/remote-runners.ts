@@ -15,7 +15,7 @@ import { Models } from '../src/models/index.ts';
 import { mlp, mlpParams } from '../src/onnx/index.ts';
 import { ModelStore } from '../src/store/index.ts';
 import { load, type LoadResult } from './lib/load.ts';
-import { cpuSeconds, freePort, startServer, type RunningServer } from './lib/server-process.ts';
+import { cpuSeconds, freePort, startServer, TIFFIN_V8_FLAGS, type RunningServer } from './lib/server-process.ts';
 import { fixed, markdownTable } from './lib/table.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -23,7 +23,7 @@ const SERVICE = join(ROOT, 'test/remote-runners/fixtures/mlp-service.ts');
 const CLI = [
   '--import', import.meta.resolve('tsx'),
   // bin/tiffin.js's V8 flags, given directly (it would re-execute Node to add them).
-  '--no-allocation-site-pretenuring', ...(availableParallelism() <= 2 ? ['--no-parallel-scavenge'] : []),
+  ...TIFFIN_V8_FLAGS,
   join(ROOT, 'src/cli/main.ts'),
 ];
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 15);
